@@ -1,0 +1,58 @@
+# cloudprobe: `make e2e` runs the regression matrix, `make test` runs the tests.
+# Each target installs what it needs, so either works as the first command on a fresh Debian 12.
+
+SHELL := /bin/bash
+REPORT_DIR ?= reports
+# System packages the harness and its tests use (tools, image builds, cloud-init's own readers).
+DEB_PACKAGES := qemu-system-x86 qemu-utils xorriso genisoimage dosfstools mtools socat \
+	mmdebstrap grub-pc-bin grub-common e2fsprogs fdisk util-linux iproute2 openssh-client \
+	busybox-static dropbear-bin cpio ca-certificates \
+	python3 python3-yaml python3-jinja2 python3-requests python3-jsonschema python3-configobj \
+	python3-jsonpatch python3-oauthlib python3-netifaces
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps setup lint typecheck test test-unit test-integration test-e2e e2e image clean
+
+deps: .cache/deps.stamp
+.cache/deps.stamp: Makefile
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "system packages: all present"; fi
+	@mkdir -p .cache && touch $@
+
+setup: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+lint: setup
+	npx eslint .
+
+typecheck: setup
+	npx tsc --noEmit
+
+image: deps setup
+	npx cloudprobe images build debian-12-eni
+	npx cloudprobe images build debian-12-netplan
+
+# Unit + integration + a small e2e tier (a few real VM boots). Results also land in
+# $(REPORT_DIR)/vitest.json, which .ci/run turns into its summary line.
+test: deps setup
+	npx cloudprobe images build debian-12-eni
+	mkdir -p $(REPORT_DIR)
+	npx vitest run --reporter=default --reporter=json --outputFile.json=$(REPORT_DIR)/vitest.json
+
+test-unit: setup
+	npx vitest run --project unit
+test-integration: deps setup
+	npx vitest run --project integration
+test-e2e: deps setup
+	npx vitest run --project e2e
+
+# The regression matrix over cases/ on the offline images.
+e2e: deps setup image
+	npx cloudprobe run cases --report-dir $(REPORT_DIR)
+
+clean:
+	rm -rf $(REPORT_DIR) .cache bench/out

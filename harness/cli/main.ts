@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../util/errors.ts';
+import { registerDoctor } from './doctor-command.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('cloudprobe')
+    .description('Boot cloud images under QEMU, feed them OpenStack metadata (config drive or metadata service) and prove over SSH what cloud-init did.')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  registerDoctor(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. User errors print one clear message, no stack. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof UserError) {
+      process.stderr.write(`cloudprobe: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

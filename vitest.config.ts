@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Three tiers: unit (pure, seconds), integration (real host processes: qemu-img, xorriso, mtools,
+// HTTP servers, python cloud-init readers), e2e (real VM boots under QEMU; minutes under TCG).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
+      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+          // Guests are CPU-bound under TCG: one file at a time; a file decides its own VM parallelism.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../util/errors.ts';
+import { loadYamlFile, parseYaml } from '../util/yaml-file.ts';
+
+/** The one model of an instance that both datasources (config drive, metadata service) serve. */
+
+const mac = z
+  .string()
+  .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address like 52:54:00:12:34:56')
+  .transform((m) => m.toLowerCase());
+
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+const cidr = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 address in CIDR form, e.g. 10.0.2.50/24');
+
+export const nicSchema = z
+  .object({
+    mac,
+    mode: z.enum(['dhcp', 'static']).default('dhcp'),
+    address: cidr.optional(),
+    gateway: ipv4.optional(),
+    dns: z.array(ipv4).default([]),
+    mtu: z.number().int().min(576).max(9216).optional(),
+  })
+  .strict()
+  .superRefine((nic, ctx) => {
+    if (nic.mode === 'static' && !nic.address) ctx.addIssue({ code: 'custom', path: ['address'], message: 'a static NIC needs an address (CIDR)' });
+  });
+
+export const instanceFileSchema = z
+  .object({
+    uuid: z.uuid().optional().describe('generated when absent'),
+    name: z.string().min(1),
+    hostname: z.string().min(1).optional().describe('nova default: <name>.novalocal'),
+    project_id: z.string().default('cloudprobe'),
+    availability_zone: z.string().default('nova'),
+    launch_index: z.number().int().min(0).default(0),
+    meta: z.record(z.string(), z.string()).default({}),
+    public_keys: z.record(z.string(), z.string()).default({}),
+    admin_pass: z.string().optional(),
+    user_data: z.string().optional(),
+    user_data_file: z.string().optional().describe('path relative to the instance file'),
+    vendor_data: z.record(z.string(), z.unknown()).default({}),
+    vendor_data2: z.record(z.string(), z.unknown()).default({}),
+    files: z.array(z.object({ path: z.string().startsWith('/'), content: z.string() }).strict()).default([]),
+    nics: z.array(nicSchema).min(1).default([{ mac: '52:54:00:12:34:56', mode: 'dhcp', dns: [] }]),
+  })
+  .strict()
+  .superRefine((i, ctx) => {
+    if (i.user_data !== undefined && i.user_data_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['user_data_file'], message: 'give user_data or user_data_file, not both' });
+    }
+    const seen = new Set<string>();
+    i.nics.forEach((n, k) => {
+      if (seen.has(n.mac)) ctx.addIssue({ code: 'custom', path: ['nics', k, 'mac'], message: `duplicate MAC ${n.mac}` });
+      seen.add(n.mac);
+    });
+  });
+
+export type InstanceFile = z.output<typeof instanceFileSchema>;
+export type Nic = z.output<typeof nicSchema>;
+
+/** A resolved instance: uuid fixed, hostname defaulted, user data read in. */
+export type Instance = Omit<InstanceFile, 'uuid' | 'hostname' | 'user_data_file'> & { uuid: string; hostname: string };
+
+export async function resolveInstance(file: InstanceFile, baseDir: string): Promise<Instance> {
+  const { user_data_file, ...rest } = file;
+  let user_data = rest.user_data;
+  if (user_data_file !== undefined) {
+    const p = resolve(baseDir, user_data_file);
+    try {
+      user_data = await readFile(p, 'utf8');
+    } catch (err) {
+      throw new UserError(`user_data_file ${p}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    ...rest,
+    uuid: rest.uuid ?? randomUUID(),
+    hostname: rest.hostname ?? `${rest.name}.novalocal`,
+    ...(user_data !== undefined ? { user_data } : {}),
+  };
+}
+
+export async function loadInstanceFile(path: string): Promise<Instance> {
+  return resolveInstance(await loadYamlFile(path, instanceFileSchema), dirname(path));
+}
+
+export function parseInstance(text: string, file: string, baseDir = dirname(file)): Promise<Instance> {
+  return resolveInstance(parseYaml(text, file, instanceFileSchema), baseDir);
+}

@@ -1,0 +1,84 @@
+/**
+ * A typed description of one QEMU guest. Everything the argv needs is here, so the argv builder
+ * is a pure function and unit-testable without QEMU.
+ */
+
+export type Accel = 'kvm' | 'tcg';
+
+/** How the guest boots: a BIOS disk image (GRUB inside), or a kernel+initrd given to QEMU. */
+export type BootSpec =
+  | { type: 'bios-disk'; disk: string; diskFormat?: 'qcow2' | 'raw' }
+  | { type: 'kernel'; kernel: string; initrd?: string; cmdline: string; disk?: string; diskFormat?: 'qcow2' | 'raw' };
+
+/** The config drive as nova attaches it: iso9660 as a cdrom, vfat as a (virtio) disk. */
+export interface ConfigDriveAttachment {
+  format: 'iso9660' | 'vfat';
+  path: string;
+}
+
+/** One virtio-net NIC on its own slirp network. */
+export interface NicSpec {
+  mac: string;
+  /** slirp network in CIDR form (default 10.0.2.0/24). */
+  net?: string;
+  /** SSH port forward from 127.0.0.1:hostPort to guestAddress:22 (only on the NIC SSH goes through). */
+  sshForward?: { hostPort: number; guestAddress: string };
+  /** guestfwd to the metadata proxy: the guest's 169.254.169.254:80 → 127.0.0.1:proxyPort on the host. */
+  metadataProxyPort?: number;
+}
+
+export interface VmSpec {
+  name: string;
+  accel: Accel;
+  memoryMiB: number;
+  cpus: number;
+  boot: BootSpec;
+  configDrive?: ConfigDriveAttachment;
+  nics: NicSpec[];
+  /** SMBIOS type 1 as nova sets it; uuid = serial = instance uuid. */
+  smbios?: { uuid: string; manufacturer?: string; product?: string; family?: string };
+  serialLog: string;
+  qmpSocket: string;
+  /** Exit instead of rebooting: a guest that panics (with panic=N) or reboots ends the run at once. */
+  noReboot?: boolean;
+}
+
+export const METADATA_ADDRESS = '169.254.169.254';
+/** slirp network for metadata-service runs: guestfwd needs 169.254.169.254 inside the user network. */
+export const METADATA_NET = '169.254.169.0/24';
+/** Default slirp network and the address its DHCP hands out first. */
+export const DEFAULT_NET = '10.0.2.0/24';
+
+/** The first address slirp's DHCP gives on `net` (network + 15), e.g. 10.0.2.15, 169.254.169.15. */
+export function slirpDhcpAddress(net: string): string {
+  return offsetAddress(net, 15);
+}
+
+/** The network (CIDR) an address with prefix belongs to: 10.0.2.50/24 → 10.0.2.0/24. */
+export function networkOf(cidr: string): string {
+  const [addr, prefixText] = cidr.split('/');
+  const prefix = Number(prefixText);
+  if (!addr || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`not an IPv4 CIDR: ${cidr}`);
+  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+  return `${intToIp((ipToInt(addr) & mask) >>> 0)}/${prefix}`;
+}
+
+export function cidrContains(net: string, addr: string): boolean {
+  const [, prefix] = net.split('/');
+  return networkOf(`${addr}/${prefix}`) === networkOf(net);
+}
+
+export function ipToInt(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${ip}`);
+  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
+}
+
+export function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function offsetAddress(net: string, offset: number): string {
+  const [addr] = networkOf(net).split('/');
+  return intToIp((ipToInt(addr!) + offset) >>> 0);
+}

@@ -37,6 +37,7 @@ export const instanceFileSchema = z
     project_id: z.string().default('cloudprobe'),
     availability_zone: z.string().default('nova'),
     launch_index: z.number().int().min(0).default(0),
+    flavor: z.string().min(1).optional().describe('nova flavor name, served as EC2 instance-type (default m1.small)'),
     meta: z.record(z.string(), z.string()).default({}),
     public_keys: z.record(z.string(), z.string()).default({}),
     admin_pass: z.string().optional(),

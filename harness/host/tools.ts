@@ -26,6 +26,10 @@ export const TOOLS: ToolSpec[] = [
   { name: 'grub-mkimage', commands: ['grub-mkimage'], debianPackage: 'grub-pc-bin', versionArgs: ['--version'], purpose: 'makes built images BIOS-bootable', required: true },
   { name: 'mke2fs', commands: ['mke2fs'], debianPackage: 'e2fsprogs', versionArgs: ['-V'], purpose: 'root filesystem of built images', required: true },
   { name: 'sfdisk', commands: ['sfdisk'], debianPackage: 'fdisk', versionArgs: ['--version'], purpose: 'partitions built images', required: true },
+  { name: 'busybox', commands: ['busybox'], debianPackage: 'busybox-static', versionArgs: ['--help'], purpose: 'builds the fixture image (static busybox in its initramfs)', required: false },
+  { name: 'dropbear', commands: ['dropbear'], debianPackage: 'dropbear-bin', versionArgs: ['-V'], purpose: 'builds the fixture image (its SSH server)', required: false },
+  { name: 'dropbearkey', commands: ['dropbearkey'], debianPackage: 'dropbear-bin', versionArgs: ['-h'], purpose: 'builds the fixture image (host keys at boot)', required: false },
+  { name: 'gpgv', commands: ['gpgv'], debianPackage: 'gpgv', versionArgs: ['--version'], purpose: 'checks signatures of downloaded checksum files', required: false },
   { name: 'setpriv', commands: ['setpriv'], debianPackage: 'util-linux', versionArgs: ['--version'], purpose: 'ties each qemu to the harness (parent-death signal)', required: true },
 ];
 

@@ -1,0 +1,134 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../util/errors.ts';
+import { imageCacheDir } from '../util/paths.ts';
+import type { BuildContext, BuildOutputs } from './build-types.ts';
+import type { LocalImage } from './local-image.ts';
+import { withLock } from './lock.ts';
+import { DEFAULT_CATALOG_DIR, type ImageManifest } from './manifest.ts';
+import { loadRecipe, recipeHash, type LoadedRecipe } from './recipe.ts';
+
+export interface BuildOptions {
+  catalogDir?: string;
+  cacheDir?: string;
+  /** Rebuild even when a build of the same recipe hash is cached. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+/** What `build.json` in a finished build directory records. */
+export interface BuildRecord {
+  name: string;
+  recipe: string;
+  hash: string;
+  builtAt: string;
+  durationMs: number;
+  outputs: BuildOutputs;
+}
+
+function recipeOf(manifest: ImageManifest): string {
+  if (manifest.source.kind !== 'build') throw new UserError(`image ${manifest.name} is downloaded, not built (source kind ${manifest.source.kind}); use: cloudprobe images fetch ${manifest.name}`);
+  return manifest.source.recipe;
+}
+
+/** Manifest fields a build bakes into the image: part of the cache key. */
+function bakedFields(m: ImageManifest): Record<string, unknown> {
+  return { default_user: m.default_user, default_password: m.default_password, boot: m.boot, format: m.format };
+}
+
+async function buildDir(manifest: ImageManifest, opts: BuildOptions): Promise<{ loaded: LoadedRecipe; hash: string; dir: string; nameDir: string }> {
+  const loaded = await loadRecipe(opts.catalogDir ?? DEFAULT_CATALOG_DIR, recipeOf(manifest));
+  const hash = await recipeHash(loaded, bakedFields(manifest));
+  const nameDir = join(opts.cacheDir ?? imageCacheDir(), manifest.name);
+  return { loaded, hash, dir: join(nameDir, `build-${hash}`), nameDir };
+}
+
+function toLocalImage(manifest: ImageManifest, dir: string, outputs: BuildOutputs, cmdline: string | undefined): LocalImage {
+  return {
+    name: manifest.name,
+    manifest,
+    ...(outputs.disk ? { path: join(dir, outputs.disk) } : {}),
+    ...(outputs.kernel ? { kernel: join(dir, outputs.kernel) } : {}),
+    ...(outputs.initrd ? { initrd: join(dir, outputs.initrd) } : {}),
+    ...(cmdline ? { cmdline } : {}),
+  };
+}
+
+async function readRecord(dir: string): Promise<BuildRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'build.json'), 'utf8')) as BuildRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function cmdlineOf(manifest: ImageManifest, dir: string, outputs: BuildOutputs): Promise<string | undefined> {
+  if (manifest.boot.type === 'kernel') return manifest.boot.cmdline;
+  return outputs.cmdline ? (await readFile(join(dir, outputs.cmdline), 'utf8')).trim() : undefined;
+}
+
+/** The cached build of the current recipe, if there is one (no building). */
+export async function findBuilt(manifest: ImageManifest, opts: BuildOptions = {}): Promise<(LocalImage & { record: BuildRecord }) | undefined> {
+  const { dir } = await buildDir(manifest, opts);
+  const record = await readRecord(dir);
+  if (!record) return undefined;
+  return { ...toLocalImage(manifest, dir, record.outputs, await cmdlineOf(manifest, dir, record.outputs)), record };
+}
+
+async function runBuilder(ctx: BuildContext): Promise<BuildOutputs> {
+  const r = ctx.recipe.recipe;
+  switch (r.builder) {
+    case 'fixture-busybox':
+      return (await import('./build-fixture.ts')).buildFixture(ctx, r);
+    case 'debian':
+      return (await import('./build-debian.ts')).buildDebian(ctx, r);
+  }
+}
+
+/**
+ * Builds an image from its recipe into the cache (`<cache>/<name>/build-<recipe hash>/`), or
+ * returns the cached build. The build runs in a temp dir beside the cache that is always removed
+ * (also on Ctrl-C via the exit hook) and is renamed into place only when complete.
+ */
+export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {}): Promise<LocalImage> {
+  const log = opts.log ?? (() => {});
+  const { loaded, hash, dir, nameDir } = await buildDir(manifest, opts);
+  await mkdir(nameDir, { recursive: true });
+  return withLock(
+    `${nameDir}.lock`,
+    async () => {
+      const cached = await findBuilt(manifest, opts);
+      if (cached && !opts.force) {
+        log(`${manifest.name}: cached build ${hash} (${cached.record.builtAt}); --force rebuilds`);
+        return cached;
+      }
+      // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
+      for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) await rm(join(nameDir, e), { recursive: true, force: true });
+      const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));
+      const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+      process.once('exit', cleanup);
+      try {
+        const workDir = join(tmp, 'work');
+        const outDir = join(tmp, 'out');
+        await mkdir(workDir);
+        await mkdir(outDir);
+        const started = Date.now();
+        log(`${manifest.name}: building recipe ${loaded.name} (hash ${hash})`);
+        const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, log: (l) => log(`${manifest.name}: ${l}`) });
+        const record: BuildRecord = { name: manifest.name, recipe: loaded.name, hash, builtAt: new Date().toISOString(), durationMs: Date.now() - started, outputs };
+        await writeFile(join(outDir, 'build.json'), `${JSON.stringify(record, null, 2)}\n`);
+        await rm(dir, { recursive: true, force: true });
+        await rename(outDir, dir);
+        // Older builds of this image (other recipe hashes) are dead weight.
+        for (const e of await readdir(nameDir)) if (e.startsWith('build-') && e !== `build-${hash}`) await rm(join(nameDir, e), { recursive: true, force: true });
+        log(`${manifest.name}: built in ${(record.durationMs / 1000).toFixed(1)} s → ${dir}`);
+        return toLocalImage(manifest, dir, outputs, await cmdlineOf(manifest, dir, outputs));
+      } finally {
+        cleanup();
+        process.removeListener('exit', cleanup);
+      }
+    },
+    { onWait: (pid) => log(`${manifest.name}: waiting for another build (pid ${pid})`) },
+  );
+}

@@ -1,0 +1,112 @@
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { PROBE_NAMES } from '../probes/verdict.ts';
+import { UserError } from '../util/errors.ts';
+import { loadYamlFile, YamlValidationError } from '../util/yaml-file.ts';
+
+/** `<repo>/images`: one YAML manifest per image, recipes under `recipes/`. */
+export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL('../../images', import.meta.url));
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+const httpUrl = z.string().regex(/^https?:\/\/[^/\s]+\/\S*$/, 'must be an http(s) URL');
+
+/** A pinned digest, or a checksum file beside the image (as distributions publish them). */
+const ChecksumSchema = z.union([
+  z.strictObject({ sha256: z.string().regex(SHA256, 'must be 64 lowercase hex digits') }),
+  z.strictObject({ sums_url: httpUrl, algo: z.literal('sha256') }),
+]);
+
+const GpgSchema = z.strictObject({
+  /** Detached signature over the checksum file (e.g. SHA256SUMS.gpg). */
+  signature_url: httpUrl,
+  /** Keyring file for gpgv, and the Debian package that ships it (named when it is missing). */
+  keyring: z.string().min(1),
+  keyring_package: z.string().optional(),
+});
+
+const UrlSourceSchema = z.strictObject({
+  kind: z.literal('url'),
+  url: httpUrl,
+  checksum: ChecksumSchema,
+  gpg: GpgSchema.optional(),
+});
+
+const BuildSourceSchema = z.strictObject({
+  kind: z.literal('build'),
+  /** Name of a recipe file under images/recipes/ (without `.yaml`). */
+  recipe: z.string().regex(NAME),
+});
+
+const BootSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bios-disk') }),
+  z.strictObject({ type: z.literal('kernel'), cmdline: z.string() }),
+]);
+
+/**
+ * Which probes do not apply to an image, each with the reason a report shows. A probe absent
+ * here applies. `nic_modes` lists the NIC configurations the image can apply from
+ * network_data.json (Cirros: DHCP only, so a static-NIC scenario is n/a, not a failure).
+ */
+const CapabilitiesSchema = z.strictObject({
+  not_applicable: z.partialRecord(z.enum(PROBE_NAMES), z.string().min(1)).default({}),
+  nic_modes: z.array(z.enum(['dhcp', 'static'])).min(1).default(['dhcp', 'static']),
+  /** The image runs `#cloud-config` user data (Cirros only runs `#!` scripts). */
+  cloud_config: z.boolean().default(true),
+});
+
+export const ManifestSchema = z.strictObject({
+  name: z.string().regex(NAME, 'lowercase letters, digits, . _ -'),
+  description: z.string().min(1),
+  source: z.discriminatedUnion('kind', [UrlSourceSchema, BuildSourceSchema]),
+  /** Disk format of the cached image; `none` for a kernel+initrd-only image. */
+  format: z.enum(['qcow2', 'raw', 'none']),
+  boot: BootSchema,
+  default_user: z.string().min(1),
+  default_password: z.string().optional(),
+  min_ram_mib: z.number().int().min(64),
+  /** Name the first NIC gets in the guest (eth0 with net.ifnames=0, ens3 with predictable names). */
+  nic_naming: z.string().regex(/^[a-z][a-z0-9]*$/),
+  network_renderer: z.enum(['eni', 'netplan', 'none']),
+  capabilities: CapabilitiesSchema.default({ not_applicable: {}, nic_modes: ['dhcp', 'static'], cloud_config: true }),
+});
+
+export type ImageManifest = z.output<typeof ManifestSchema>;
+export type UrlSource = z.output<typeof UrlSourceSchema>;
+export type BuildSource = z.output<typeof BuildSourceSchema>;
+
+export interface Catalog {
+  dir: string;
+  manifests: Map<string, ImageManifest & { file: string }>;
+}
+
+/** Loads every `*.yaml` in `dir`; each file's name must match its `name` field. */
+export async function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Promise<Catalog> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    throw new UserError(`image catalog ${dir}: cannot read: ${(err as Error).message}`);
+  }
+  const manifests = new Map<string, ImageManifest & { file: string }>();
+  for (const entry of entries.filter((e) => e.endsWith('.yaml')).sort()) {
+    const file = join(dir, entry);
+    const m = await loadYamlFile(file, ManifestSchema);
+    if (m.name !== basename(entry, '.yaml')) {
+      throw new YamlValidationError([{ file, line: 1, field: 'name', message: `"${m.name}" must match the file name ${entry}` }]);
+    }
+    manifests.set(m.name, { ...m, file });
+  }
+  return { dir, manifests };
+}
+
+/** The manifest of one image, or a UserError listing the known names. */
+export async function getManifest(name: string, dir: string = DEFAULT_CATALOG_DIR): Promise<ImageManifest & { file: string }> {
+  const catalog = await loadCatalog(dir);
+  const m = catalog.manifests.get(name);
+  if (!m) throw new UserError(`unknown image "${name}"; known: ${[...catalog.manifests.keys()].join(', ') || '(none)'} (in ${dir})`);
+  return m;
+}

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.ts';
 import { registerDoctor } from './doctor-command.ts';
 import { registerImages } from './images-command.ts';
+import { registerRun } from './run-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDoctor(program);
   registerImages(program);
+  registerRun(program);
   return program;
 }
 

@@ -1,0 +1,250 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Listr } from 'listr2';
+import type { Command } from 'commander';
+import { UserError } from '../util/errors.ts';
+import type { CellResult, CellSpec } from '../matrix/cell.ts';
+import { planFromFiles } from '../matrix/plan-files.ts';
+import { runMatrix, type KeepMode, type MatrixEvent, type RunCellFn } from '../matrix/runner.ts';
+import { defaultJobs, parseJobs, parseShard, type Shard } from '../matrix/select.ts';
+import { summarize, formatMs, type RunReport } from '../report/model.ts';
+import { redactText, usableSecrets } from '../report/redact.ts';
+import { writeReports } from '../report/write.ts';
+
+interface RunOpts {
+  image: string[];
+  filter: string[];
+  jobs?: string;
+  shard?: string;
+  reportDir?: string;
+  keep: string;
+  list?: boolean;
+  progress?: 'auto' | 'tty' | 'plain';
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const KEEP_MODES = ['on-failure', 'always', 'never'] as const;
+
+const pkgVersion = async () => (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run the regression matrix: expand case files into cells (image × datasource × network), boot each cell, probe it, write reports')
+    .argument('[paths...]', 'case files or directories of *.yaml cases', ['cases'])
+    .option('--image <name>', 'only cells on this image (repeatable, or comma separated)', collect, [])
+    .option('--filter <pattern>', 'only cells whose id (<case>/<image>/<datasource>/<network>) matches; * is a wildcard, otherwise a substring (repeatable)', collect, [])
+    .option('--jobs <n>', 'VMs at once (default: about one per core, at most free memory ÷ 1.5 GiB)')
+    .option('--shard <i/n>', 'run only the i-th of n deterministic shards of the matrix (for CI runners sharing one matrix)')
+    .option('--report-dir <dir>', 'where results.json, junit.xml, matrix.md, matrix.html and artifacts/ go (default: $REPORT_DIR or ./reports)')
+    .option('--keep <mode>', `leave VMs running: ${KEEP_MODES.join(', ')}; kept VMs print the ssh command to reach them`, 'never')
+    .option('--list', 'print the planned cells (and skipped ones, with why) without booting anything')
+    .option('--progress <style>', 'auto (listr2 on a TTY, plain lines otherwise), tty or plain', 'auto')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx cloudprobe run                                   # every case under cases/
+  npx cloudprobe run cases/seed-article.yaml --image debian-12-eni --jobs 2
+  npx cloudprobe run --filter '*/metadata-openstack/*' --keep on-failure
+  npx cloudprobe run --shard 1/3 --report-dir reports/shard-1
+
+Exit status: 0 when every cell passed (skipped cells do not fail a run), 1 when a cell failed or
+errored, 2 for a broken case file or bad flag (nothing is booted then), 130 when interrupted.`,
+    )
+    .action(async (paths: string[], opts: RunOpts) => {
+      process.exitCode = await runCommand(paths, opts);
+    });
+}
+
+async function loadRunCell(): Promise<RunCellFn> {
+  // run-cell.ts is the VM layer's entry point; imported lazily so `--list` and planning never load QEMU code.
+  const mod = (await import(String(new URL('../matrix/run-cell.ts', import.meta.url)))) as { runCell: RunCellFn };
+  return mod.runCell;
+}
+
+interface MetadataHandle {
+  service: unknown;
+  close(): Promise<void>;
+}
+
+async function startMetadata(cells: CellSpec[]): Promise<MetadataHandle | undefined> {
+  const ec2 = cells.filter((c) => c.datasource === 'metadata-ec2');
+  if (!cells.some((c) => c.datasource.startsWith('metadata-'))) return undefined;
+  const mod = (await import(String(new URL('../metadata/service.ts', import.meta.url)))) as {
+    startMetadataService: (opts: Record<string, unknown>) => Promise<{ close(): Promise<void> }>;
+  };
+  const imdsv2 = ec2.find((c) => c.imdsv2 !== 'off')?.imdsv2 ?? 'off';
+  const service = await mod.startMetadataService({ imdsv2 });
+  return { service, close: () => service.close() };
+}
+
+function resultLine(r: CellResult): string {
+  const t = formatMs(r.timings.totalMs);
+  if (r.outcome === 'pass') {
+    const na = r.verdicts.filter((v) => v.status === 'n/a').length;
+    return `PASS  ${r.id} (${t}${na ? `, ${na} n/a` : ''})`;
+  }
+  if (r.outcome === 'error') return `ERROR ${r.id} (${t}) at ${r.error?.stage ?? r.stage}: ${r.error?.message ?? 'unknown error'}`;
+  const failed = r.verdicts.filter((v) => v.status === 'fail');
+  return `FAIL  ${r.id} (${t}): ${failed.map((v) => `${v.probe}: ${v.summary}`).join('; ')}`;
+}
+
+/** A kept VM's ssh command, when runCell reports one (CellResult.kept). */
+function keptLine(r: CellResult): string | undefined {
+  const kept = (r as CellResult & { kept?: { sshCommand?: string } }).kept;
+  return kept?.sshCommand ? `kept ${r.id}: ${kept.sshCommand}` : undefined;
+}
+
+export async function runCommand(paths: string[], opts: RunOpts): Promise<number> {
+  if (!(KEEP_MODES as readonly string[]).includes(opts.keep)) throw new UserError(`--keep ${opts.keep}: expected one of ${KEEP_MODES.join(', ')}`);
+  const keep = opts.keep as KeepMode;
+  const jobs = opts.jobs !== undefined ? parseJobs(opts.jobs) : defaultJobs();
+  const shard: Shard | undefined = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
+  const reportDir = resolve(opts.reportDir ?? process.env.REPORT_DIR ?? 'reports');
+
+  // Everything that can be wrong with the input is found here, before anything boots.
+  const plan = await planFromFiles(paths.length ? paths : ['cases'], {
+    ...(opts.image.length ? { images: opts.image } : {}),
+    ...(opts.filter.length ? { filter: opts.filter } : {}),
+    ...(shard ? { shard } : {}),
+  });
+  const secrets = usableSecrets(plan.cells.flatMap((c) => c.secrets));
+  const say = (line: string) => process.stdout.write(`${redactText(line, secrets)}\n`);
+
+  if (opts.list) {
+    for (const c of plan.cells) say(`run   ${c.id}`);
+    for (const s of plan.skipped) say(`skip  ${s.id}: ${s.reason}`);
+    say(`${plan.cells.length} to run, ${plan.skipped.length} skipped${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`);
+    return 0;
+  }
+  if (plan.cells.length === 0 && plan.skipped.length === 0) throw new UserError('no cells match (check --image and --filter)');
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\ncloudprobe: ${sig}: stopping every VM and writing reports (again to quit at once)\n`);
+      controller.abort(new Error(`interrupted by ${sig}`));
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const startedAt = new Date();
+  let metadata: MetadataHandle | undefined;
+  try {
+    say(`cloudprobe run: ${plan.cells.length} cells, ${plan.skipped.length} skipped, ${jobs} job(s)${shard ? `, shard ${shard.index}/${shard.count}` : ''}; reports in ${reportDir}`);
+    for (const s of plan.skipped) say(`SKIP  ${s.id}: ${s.reason}`);
+    const runCell = plan.cells.length ? await loadRunCell() : undefined;
+    metadata = await startMetadata(plan.cells);
+    const cellOptions = { artifactsRoot: join(reportDir, 'artifacts'), keep, ...(metadata ? { metadataService: metadata.service } : {}) };
+
+    const useTty = opts.progress === 'tty' || (opts.progress !== 'plain' && process.stdout.isTTY === true && !process.env.CI);
+    const outcome = runCell
+      ? useTty
+        ? await runWithListr(plan.cells, jobs, runCell, cellOptions, controller.signal, secrets)
+        : await runMatrix(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, onEvent: plainPrinter(say) })
+      : { results: [], cancelled: [] };
+
+    const finishedAt = new Date();
+    const skipped = [...plan.skipped, ...outcome.cancelled];
+    const report: RunReport = {
+      tool: 'cloudprobe',
+      version: await pkgVersion(),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      wallMs: finishedAt.getTime() - startedAt.getTime(),
+      jobs,
+      ...(shard ? { shard } : {}),
+      interrupted: controller.signal.aborted,
+      results: outcome.results,
+      skipped,
+      summary: summarize(outcome.results, skipped),
+    };
+    const files = await writeReports(report, reportDir, secrets);
+    for (const r of outcome.results) {
+      const k = keptLine(r);
+      if (k) say(k);
+    }
+    const s = report.summary;
+    say(`${s.passed} passed, ${s.failed + s.errors} failed, ${s.skipped} skipped — wall ${formatMs(report.wallMs)}, VM time ${formatMs(s.vmMsTotal)} over ${jobs} job(s)`);
+    say(`reports: ${files.html} ${files.markdown} ${files.junit} ${files.json}`);
+    if (report.interrupted) return 130;
+    return s.failed + s.errors > 0 ? 1 : 0;
+  } finally {
+    await metadata?.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function plainPrinter(say: (line: string) => void): (e: MatrixEvent) => void {
+  const stamp = () => new Date().toISOString().slice(11, 19);
+  return (e) => {
+    if (e.type === 'start') say(`[${stamp()}] start ${e.cell.id}`);
+    else if (e.type === 'log') say(`[${stamp()}] ${e.cell.id}: ${e.line}`);
+    else if (e.type === 'done') say(`[${stamp()}] ${resultLine(e.result)}`);
+    else say(`[${stamp()}] cancelled ${e.cell.id}`);
+  };
+}
+
+/** listr2 on a TTY: one line per cell; p-limit (in runMatrix) still decides what runs when. */
+async function runWithListr(
+  cells: CellSpec[],
+  jobs: number,
+  runCell: RunCellFn,
+  cellOptions: Parameters<RunCellFn>[1],
+  signal: AbortSignal,
+  secrets: string[],
+): ReturnType<typeof runMatrix> {
+  type Hooks = { setTitle(t: string): void; setOutput(o: string): void; finish(r?: CellResult): void };
+  const hooks = new Map<string, Hooks>();
+  const ready = new Map<string, Promise<void>>();
+  const list = new Listr(
+    cells.map((cell) => ({
+      title: `${cell.id} (queued)`,
+      task: (_ctx: unknown, task: { title: string; output: string }) =>
+        new Promise<void>((done, fail) => {
+          hooks.set(cell.id, {
+            setTitle: (t) => (task.title = t),
+            setOutput: (o) => (task.output = redactText(o, secrets)),
+            finish: (r) => (r && r.outcome !== 'pass' ? fail(new Error(redactText(resultLine(r), secrets))) : done()),
+          });
+        }),
+    })),
+    { concurrent: true, exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+  );
+  const rendered = list.run().catch(() => {});
+  // Listr calls each task function on its next tick; wait until every cell has its hooks.
+  for (const c of cells) ready.set(c.id, waitFor(() => hooks.has(c.id)));
+  await Promise.all(ready.values());
+  const outcome = await runMatrix(cells, {
+    jobs,
+    runCell,
+    cellOptions,
+    signal,
+    onEvent: (e) => {
+      const h = hooks.get(e.cell.id);
+      if (!h) return;
+      if (e.type === 'start') h.setTitle(`${e.cell.id} (running)`);
+      else if (e.type === 'log') h.setOutput(e.line);
+      else if (e.type === 'done') {
+        h.setTitle(redactText(resultLine(e.result), secrets));
+        h.finish(e.result);
+      } else {
+        h.setTitle(`${e.cell.id} (cancelled)`);
+        h.finish();
+      }
+    },
+  });
+  await rendered;
+  return outcome;
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { instanceFileSchema } from '../datasource/instance.ts';
+import { DATASOURCE_KINDS } from './cell.ts';
+
+/**
+ * The YAML case file: matrix axes (images × datasources × networks, minus excludes), one instance
+ * and what cloud-init must have done. `cloudprobe schema case` prints this as JSON Schema.
+ */
+
+/**
+ * Placeholders a case may use anywhere in `instance` and `expect`: the run's generated SSH public
+ * key and password, and the image's default user (from its manifest: ubuntu, cirros, …).
+ */
+export const PLACEHOLDERS = ['SSH_PUBLIC_KEY', 'PASSWORD', 'DEFAULT_USER'] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+const PLACEHOLDER_RE = /\$\{([^}]*)\}/g;
+
+/** Network layouts the planner knows; each becomes instance.nics (see network-modes.ts). */
+export const NETWORK_MODES = ['dhcp', 'static', 'multi-nic-dhcp', 'multi-nic-static'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower case letters, digits, ".", "_" or "-" (it becomes part of a path)');
+
+const datasourceEntry = z.union([
+  z.enum(DATASOURCE_KINDS),
+  z
+    .object({
+      kind: z.literal('metadata-ec2'),
+      imdsv2: z.enum(['off', 'optional', 'required']).default('off').describe('IMDSv2 tokens: off, optional or required'),
+    })
+    .strict(),
+]);
+export type DatasourceEntry = z.output<typeof datasourceEntry>;
+
+const excludeEntry = z
+  .object({
+    image: z.string().optional(),
+    datasource: z.string().optional().describe('a datasource label, e.g. metadata-ec2-imdsv2-required'),
+    network: z.enum(NETWORK_MODES).optional(),
+  })
+  .strict()
+  .refine((e) => e.image !== undefined || e.datasource !== undefined || e.network !== undefined, 'an exclude needs image, datasource or network');
+
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address');
+
+/** Mirrors harness/probes/expectations.ts in the snake_case of the instance file. */
+const expectSchema = z
+  .object({
+    hostname: z.string().optional(),
+    fqdn: z.string().optional(),
+    etc_hosts: z.object({ fqdn: z.string(), hostname: z.string() }).strict().optional(),
+    authorized_keys: z.array(z.object({ user: z.string(), keys: z.array(z.string()).min(1) }).strict()).optional(),
+    password_login: z.array(z.object({ user: z.string(), password: z.string() }).strict()).optional(),
+    timezone: z.string().optional(),
+    runcmd_paths: z.array(z.string().startsWith('/')).optional(),
+    nics: z
+      .array(
+        z
+          .object({
+            mac,
+            mode: z.enum(['static', 'dhcp', 'unconfigured']),
+            address: z.string().optional(),
+            gateway: ipv4.optional(),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('default: derived from the network mode and the datasource'),
+    datasource: z.enum(['ConfigDrive', 'OpenStack', 'Ec2']).optional().describe('default: derived from the datasource'),
+    metadata_requests: z.array(z.string().startsWith('/')).optional().describe('checked on metadata-service cells only'),
+    clean_boot: z
+      .union([z.literal(false), z.object({ allowed_recoverable: z.array(z.string()).default([]) }).strict()])
+      .default({ allowed_recoverable: [] })
+      .describe('false turns the check off'),
+  })
+  .strict();
+export type CaseExpect = z.output<typeof expectSchema>;
+
+export const caseFileSchema = z
+  .object({
+    name: name.optional().describe('default: the file name without .yaml'),
+    description: z.string().optional(),
+    images: z.array(z.string().min(1)).min(1),
+    datasources: z.array(datasourceEntry).min(1),
+    networks: z.array(z.enum(NETWORK_MODES)).min(1).default(['dhcp']),
+    exclude: z.array(excludeEntry).default([]),
+    /**
+     * Cells the image's capability profile says cannot work (e.g. a static NIC on Cirros) are left
+     * out and reported as skipped; `run` boots them anyway and expects the probes to say n/a.
+     */
+    inapplicable: z.enum(['skip', 'run']).default('skip'),
+    instance: instanceFileSchema.describe('the instance model (cloudprobe schema instance); nics come from the network mode'),
+    expect: expectSchema,
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    // A typo in an exclude would silently exclude nothing: refuse values that are on no axis.
+    const images = new Set(c.images);
+    const datasources = new Set(c.datasources.map(datasourceLabel));
+    c.exclude.forEach((e, k) => {
+      if (e.image !== undefined && !images.has(e.image)) {
+        ctx.addIssue({ code: 'custom', path: ['exclude', k, 'image'], message: `"${e.image}" is not in images (${[...images].join(', ')})` });
+      }
+      if (e.datasource !== undefined && !datasources.has(e.datasource)) {
+        ctx.addIssue({ code: 'custom', path: ['exclude', k, 'datasource'], message: `"${e.datasource}" is not in datasources (${[...datasources].join(', ')})` });
+      }
+      if (e.network !== undefined && !c.networks.includes(e.network)) {
+        ctx.addIssue({ code: 'custom', path: ['exclude', k, 'network'], message: `"${e.network}" is not in networks (${c.networks.join(', ')})` });
+      }
+    });
+    const seen = new Set<string>();
+    c.datasources.forEach((d, k) => {
+      const label = datasourceLabel(d);
+      if (seen.has(label)) ctx.addIssue({ code: 'custom', path: ['datasources', k], message: `duplicate datasource ${label}` });
+      seen.add(label);
+    });
+    for (const [k, img] of c.images.entries()) {
+      if (c.images.indexOf(img) !== k) ctx.addIssue({ code: 'custom', path: ['images', k], message: `duplicate image ${img}` });
+    }
+    if (c.instance.nics !== undefined && JSON.stringify(c.instance.nics) !== JSON.stringify(instanceFileSchema.parse({ name: 'x' }).nics)) {
+      ctx.addIssue({ code: 'custom', path: ['instance', 'nics'], message: 'nics come from the network modes (networks:); do not set them in a case' });
+    }
+    if (c.instance.uuid !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['instance', 'uuid'], message: 'every cell gets its own uuid (cells must not share an identity); do not set one in a case' });
+    }
+    checkPlaceholders(c.instance, ['instance'], ctx);
+    checkPlaceholders(c.expect, ['expect'], ctx);
+  });
+
+export type CaseFile = z.output<typeof caseFileSchema>;
+
+/** The label of a datasource in cell ids and excludes: `metadata-ec2-imdsv2-required` etc. */
+export function datasourceLabel(d: DatasourceEntry): string {
+  if (typeof d === 'string') return d;
+  return d.imdsv2 === 'off' ? d.kind : `${d.kind}-imdsv2-${d.imdsv2}`;
+}
+
+function checkPlaceholders(value: unknown, path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (typeof value === 'string') {
+    for (const m of value.matchAll(PLACEHOLDER_RE)) {
+      if (!(PLACEHOLDERS as readonly string[]).includes(m[1] ?? '')) {
+        ctx.addIssue({ code: 'custom', path, message: `unknown placeholder \${${m[1]}} (known: ${PLACEHOLDERS.map((p) => `\${${p}}`).join(', ')})` });
+      }
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((v, k) => checkPlaceholders(v, [...path, k], ctx));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) checkPlaceholders(v, [...path, k], ctx);
+  }
+}
+
+/** Replaces every `${NAME}` in every string of `value` (objects and arrays are copied). */
+export function substitutePlaceholders<T>(value: T, values: Record<Placeholder, string>): T {
+  if (typeof value === 'string') return value.replace(PLACEHOLDER_RE, (whole, key: string) => (key in values ? values[key as Placeholder] : whole)) as T;
+  if (Array.isArray(value)) return value.map((v) => substitutePlaceholders(v, values)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitutePlaceholders(v, values)])) as T;
+  }
+  return value;
+}
+
+/** JSON Schema of a case file, for editors (`# yaml-language-server: $schema=…`). */
+export function caseJsonSchema(): unknown {
+  return z.toJSONSchema(caseFileSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { resolveInstance } from '../datasource/instance.ts';
+import type { ImageManifest } from '../images/manifest.ts';
+import type { Expectations } from '../probes/expectations.ts';
+import { UserError } from '../util/errors.ts';
+import type { CaseExpect, DatasourceEntry, NetworkMode, Placeholder } from './case-schema.ts';
+import { datasourceLabel, substitutePlaceholders } from './case-schema.ts';
+import type { LoadedCase } from './case-file.ts';
+import type { CellSpec, DatasourceKind, Imdsv2Mode } from './cell.ts';
+import { datasourceCarriesNetworkData, nicExpectations, nicsFor } from './network-modes.ts';
+
+/** What the planner needs to know about an image: its manifest, and whether it is in the cache. */
+export interface ImageInfo {
+  manifest: ImageManifest;
+  /** Why it cannot run here (not cached, not buildable offline…); undefined when it can. */
+  unavailable?: string;
+}
+export type ImageLookup = (name: string) => ImageInfo | undefined;
+
+/** The values a run substitutes for a case's placeholders. */
+export interface RunCredentials {
+  sshPublicKey: string;
+  password: string;
+}
+
+/** A cell the planner left out, with the reason the report shows. */
+export interface SkippedCell {
+  id: string;
+  caseName: string;
+  image: string;
+  datasource: string;
+  network: string;
+  reason: string;
+}
+
+export interface Plan {
+  cells: CellSpec[];
+  skipped: SkippedCell[];
+}
+
+/** A random password for this run: letters and digits only, so it is safe in chpasswd lists and YAML. */
+export function generatePassword(length = 20): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  return [...randomBytes(length)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+function kindOf(d: DatasourceEntry): { kind: DatasourceKind; imdsv2: Imdsv2Mode } {
+  return typeof d === 'string' ? { kind: d, imdsv2: 'off' } : { kind: d.kind, imdsv2: d.imdsv2 };
+}
+
+const CLOUD_INIT_DATASOURCE: Record<DatasourceKind, NonNullable<Expectations['datasource']>> = {
+  'configdrive-iso9660': 'ConfigDrive',
+  'configdrive-vfat': 'ConfigDrive',
+  'metadata-openstack': 'OpenStack',
+  'metadata-ec2': 'Ec2',
+};
+
+/** Paths cloud-init's OpenStack datasource always fetches (reference §2, trial boot). */
+const OPENSTACK_REQUESTS = ['/openstack/latest/meta_data.json', '/openstack/latest/network_data.json'];
+
+function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSpec['instance']['nics']): Expectations {
+  const isMetadata = datasource.startsWith('metadata-');
+  const out: Expectations = {
+    ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
+    ...(e.fqdn !== undefined ? { fqdn: e.fqdn } : {}),
+    ...(e.etc_hosts ? { etcHosts: e.etc_hosts } : {}),
+    ...(e.authorized_keys ? { authorizedKeys: e.authorized_keys } : {}),
+    ...(e.password_login ? { passwordLogin: e.password_login } : {}),
+    ...(e.timezone !== undefined ? { timezone: e.timezone } : {}),
+    ...(e.runcmd_paths ? { runcmdPaths: e.runcmd_paths } : {}),
+    nics: e.nics ?? nicExpectations(nics, datasource),
+    datasource: e.datasource ?? CLOUD_INIT_DATASOURCE[datasource],
+  };
+  if (isMetadata) {
+    const requests = e.metadata_requests ?? (datasource === 'metadata-openstack' ? OPENSTACK_REQUESTS : undefined);
+    if (requests) out.metadataRequests = requests;
+  }
+  if (e.clean_boot !== false) out.cleanBoot = { allowedRecoverable: e.clean_boot.allowed_recoverable };
+  return out;
+}
+
+/** Why a cell cannot work at all, or only with n/a verdicts; undefined when it can. */
+function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, network: NetworkMode): { reason: string; always: boolean } | undefined {
+  const wantsStatic = nicsFor(network, kind).some((n) => n.mode === 'static');
+  if (wantsStatic && !datasourceCarriesNetworkData(kind)) {
+    return { reason: `${kind} carries no network configuration, so a static address is never applied and SSH to it cannot work`, always: true };
+  }
+  if (wantsStatic && !manifest.capabilities.nic_modes.includes('static')) {
+    return { reason: `${manifest.name} applies only ${manifest.capabilities.nic_modes.join('/')} from network_data.json, not a static address`, always: false };
+  }
+  return undefined;
+}
+
+/**
+ * Expands cases into cells: images × datasources × networks minus excludes, each with its NICs,
+ * its derived NIC and datasource expectations and the run's credentials substituted. Cells an
+ * image cannot run (capability profile) or that are not cached here become skipped cells.
+ */
+export async function planCases(cases: LoadedCase[], images: ImageLookup, creds: RunCredentials): Promise<Plan> {
+  const cells: CellSpec[] = [];
+  const skipped: SkippedCell[] = [];
+  const problems: string[] = [];
+
+  for (const c of cases) {
+    const { spec } = c;
+    spec.images.forEach((img, k) => {
+      if (!images(img)) problems.push(`${c.locate(['images', k])}: images[${k}]: unknown image "${img}" (no images/${img}.yaml)`);
+    });
+    if (problems.length > 0) continue;
+
+    for (const image of spec.images) {
+      const info = images(image)!;
+      const values: Record<Placeholder, string> = { SSH_PUBLIC_KEY: creds.sshPublicKey, PASSWORD: creds.password, DEFAULT_USER: info.manifest.default_user };
+      const instanceFile = substitutePlaceholders(spec.instance, values);
+      const expect = substitutePlaceholders(spec.expect, values);
+      for (const ds of spec.datasources) {
+        const { kind, imdsv2 } = kindOf(ds);
+        const dsLabel = datasourceLabel(ds);
+        for (const network of spec.networks) {
+          const excluded = spec.exclude.some(
+            (e) => (e.image === undefined || e.image === image) && (e.datasource === undefined || e.datasource === dsLabel) && (e.network === undefined || e.network === network),
+          );
+          if (excluded) continue;
+          const id = `${c.name}/${image}/${dsLabel}/${network}`;
+          const base = { id, caseName: c.name, image, datasource: dsLabel, network };
+          const why = inapplicableReason(info.manifest, kind, network);
+          if (why && (why.always || spec.inapplicable === 'skip')) {
+            skipped.push({ ...base, reason: why.reason });
+            continue;
+          }
+          if (info.unavailable) {
+            skipped.push({ ...base, reason: info.unavailable });
+            continue;
+          }
+          const nics = nicsFor(network, kind);
+          // A fresh uuid per cell: cells never share an instance identity on the metadata service.
+          const instance = await resolveInstance({ ...instanceFile, uuid: undefined, nics }, dirname(c.file));
+          const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
+          cells.push({ id, caseName: c.name, image, datasource: kind, imdsv2, network, instance, expectations: expectationsFor(expect, kind, nics), secrets });
+        }
+      }
+    }
+  }
+  if (problems.length > 0) throw new UserError(problems.join('\n'));
+
+  const seen = new Set<string>();
+  for (const id of [...cells.map((x) => x.id), ...skipped.map((x) => x.id)]) {
+    if (seen.has(id)) throw new UserError(`two cells share the id ${id}`);
+    seen.add(id);
+  }
+  cells.sort((a, b) => a.id.localeCompare(b.id));
+  skipped.sort((a, b) => a.id.localeCompare(b.id));
+  return { cells, skipped };
+}

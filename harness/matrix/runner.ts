@@ -1,0 +1,91 @@
+import pLimit from 'p-limit';
+import type { CellResult, CellSpec } from './cell.ts';
+import type { SkippedCell } from './planner.ts';
+
+/** Runs planned cells in parallel (p-limit), one runCell per cell, and stops cleanly on abort. */
+
+export type KeepMode = 'on-failure' | 'always' | 'never';
+
+export interface RunCellOptions {
+  artifactsRoot: string;
+  keep?: KeepMode;
+  metadataService?: unknown;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+/** The signature of harness/matrix/run-cell.ts `runCell`, injected so the scheduler stays small. */
+export type RunCellFn = (cell: CellSpec, opts: RunCellOptions) => Promise<CellResult>;
+
+export type MatrixEvent =
+  | { type: 'start'; cell: CellSpec }
+  | { type: 'log'; cell: CellSpec; line: string }
+  | { type: 'done'; cell: CellSpec; result: CellResult }
+  | { type: 'cancelled'; cell: CellSpec };
+
+export interface MatrixOptions {
+  jobs: number;
+  runCell: RunCellFn;
+  cellOptions: Omit<RunCellOptions, 'signal' | 'log'>;
+  signal?: AbortSignal;
+  onEvent?: (e: MatrixEvent) => void;
+}
+
+export interface MatrixOutcome {
+  results: CellResult[];
+  /** Cells never started because the run was aborted. */
+  cancelled: SkippedCell[];
+}
+
+/** A result for a cell whose runner threw instead of returning (a harness bug, or an abort). */
+export function crashedResult(cell: CellSpec, err: unknown, artifactsRoot: string): CellResult {
+  const { secrets: _secrets, ...rest } = cell;
+  const message = err instanceof Error ? err.message : String(err);
+  return {
+    id: cell.id,
+    cell: rest,
+    outcome: 'error',
+    verdicts: [],
+    stage: 'process',
+    error: { stage: 'process', message },
+    accel: { use: 'tcg', reason: 'unknown: the cell did not start' },
+    timings: { totalMs: 0 },
+    artifactsDir: `${artifactsRoot}/${cell.id}`,
+    artifacts: {},
+  };
+}
+
+export async function runMatrix(cells: CellSpec[], opts: MatrixOptions): Promise<MatrixOutcome> {
+  const limit = pLimit(Math.max(1, opts.jobs));
+  const emit = opts.onEvent ?? (() => {});
+  const results: CellResult[] = [];
+  const cancelled: SkippedCell[] = [];
+
+  await Promise.all(
+    cells.map((cell) =>
+      limit(async () => {
+        if (opts.signal?.aborted) {
+          cancelled.push({ id: cell.id, caseName: cell.caseName, image: cell.image, datasource: cell.id.split('/')[2] ?? cell.datasource, network: cell.network, reason: 'run interrupted before this cell started' });
+          emit({ type: 'cancelled', cell });
+          return;
+        }
+        emit({ type: 'start', cell });
+        let result: CellResult;
+        try {
+          result = await opts.runCell(cell, {
+            ...opts.cellOptions,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            log: (line) => emit({ type: 'log', cell, line }),
+          });
+        } catch (err) {
+          result = crashedResult(cell, err, opts.cellOptions.artifactsRoot);
+        }
+        results.push(result);
+        emit({ type: 'done', cell, result });
+      }),
+    ),
+  );
+  const order = new Map(cells.map((c, k) => [c.id, k]));
+  results.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+  return { results, cancelled };
+}

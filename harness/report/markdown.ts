@@ -1,0 +1,64 @@
+import { relative } from 'node:path';
+import { failedVerdicts, formatMs, matrixAxes, matrixCells, type CellStatus, type RunReport } from './model.ts';
+
+/** A Markdown matrix for people: images × scenarios, then why each failed or skipped cell is so. */
+
+const SYMBOL: Record<CellStatus, string> = { pass: '✅ pass', fail: '❌ fail', error: '💥 error', skipped: '⏭ skipped' };
+
+/** Keeps a value inside one table cell. */
+const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+
+export function artifactLink(reportDir: string, artifactsDir: string): string {
+  const rel = relative(reportDir, artifactsDir) || '.';
+  return rel.split('/').map(encodeURIComponent).join('/') + '/';
+}
+
+export function renderMarkdown(report: RunReport, reportDir: string): string {
+  const cells = matrixCells(report);
+  const { images, scenarios } = matrixAxes(cells);
+  const s = report.summary;
+  const lines = [
+    '# cloudprobe matrix',
+    '',
+    `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped. ` +
+      `Wall ${formatMs(report.wallMs)} with ${report.jobs} job(s); VM time ${formatMs(s.vmMsTotal)}` +
+      (report.shard ? `; shard ${report.shard.index}/${report.shard.count}` : '') +
+      (report.interrupted ? '; **interrupted**' : '') +
+      '.',
+    '',
+    `| image | ${scenarios.map(cellText).join(' | ')} |`,
+    `|---|${scenarios.map(() => '---').join('|')}|`,
+  ];
+  for (const image of images) {
+    const row = scenarios.map((sc) => {
+      const c = cells.find((x) => x.image === image && x.scenario === sc);
+      if (!c) return '';
+      if (!c.result) return SYMBOL[c.status];
+      const na = c.result.verdicts.filter((v) => v.status === 'n/a').length;
+      return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${na ? ` (${na} n/a)` : ''}`;
+    });
+    lines.push(`| ${cellText(image)} | ${row.join(' | ')} |`);
+  }
+  const bad = cells.filter((c) => c.status === 'fail' || c.status === 'error');
+  if (bad.length > 0) {
+    lines.push('', '## Failures', '');
+    for (const c of bad) {
+      const r = c.result!;
+      lines.push(`### ${c.id}`, '');
+      if (r.error) {
+        lines.push(`- **${r.error.stage}**: ${cellText(r.error.message)}`);
+        if (r.error.hint) lines.push(`- hint: ${cellText(r.error.hint)}`);
+        if (r.error.consoleTail) lines.push('', '```', r.error.consoleTail.replace(/```/g, "'''"), '```');
+      }
+      for (const v of failedVerdicts(r)) lines.push(`- **${v.probe}**: ${cellText(v.summary)}`);
+      lines.push(`- artifacts: [${relative(reportDir, r.artifactsDir) || '.'}](${artifactLink(reportDir, r.artifactsDir)})`, '');
+    }
+  }
+  const skipped = cells.filter((c) => c.status === 'skipped');
+  if (skipped.length > 0) {
+    lines.push('', '## Skipped', '');
+    for (const c of skipped) lines.push(`- ${c.id}: ${cellText(c.skipped!.reason)}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../util/errors.ts';
 import { registerDoctor } from './doctor-command.ts';
+import { registerDrive } from './drive-command.ts';
+import { registerMetadata } from './metadata-command.ts';
+import { registerSchemaCommand } from './schema-command.ts';
 import { registerImages } from './images-command.ts';
 import { registerRun } from './run-command.ts';
 
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
+  registerDrive(program);
+  registerMetadata(program);
+  registerSchemaCommand(program);
   registerImages(program);
   registerRun(program);
   return program;

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { loadInstanceFile } from '../datasource/instance.ts';
+import { startMetadataService, type Imdsv2Mode } from '../metadata/service.ts';
+import { UserError } from '../util/errors.ts';
+
+interface ServeOptions {
+  instance: string[];
+  port: string;
+  secret?: string;
+  imdsv2: Imdsv2Mode;
+  guestIp?: string;
+  logDir?: string;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port ${value}: must be a port number (0 picks a free one)`);
+  return n;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function registerMetadata(program: Command): void {
+  const metadata = program.command('metadata').description('the built-in OpenStack/EC2 metadata service (nova-api-metadata behind per-instance signing proxies)');
+  metadata
+    .command('serve')
+    .description('serve instances on loopback until SIGINT/SIGTERM; prints one JSON line per instance ({uuid, name, url}: the per-instance proxy a guest\'s traffic goes to) and one {service} line')
+    .requiredOption('--instance <file>', 'instance YAML file (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--port <n>', 'service port (0: a free one)', '0')
+    .option('--secret <s>', 'metadata proxy shared secret (default: random)')
+    .addOption(new Option('--imdsv2 <mode>', 'IMDSv2 session tokens for the EC2 tree').choices(['off', 'optional', 'required']).default('off'))
+    .option('--guest-ip <ip>', "the guests' address (X-Forwarded-For, EC2 local-ipv4); slirp's DHCP gives 169.254.169.15 on net=169.254.169.0/24")
+    .option('--log-dir <dir>', 'also append each request to <dir>/<uuid>.metadata.jsonl')
+    .action(async (opts: ServeOptions) => {
+      const port = parsePort(opts.port);
+      const instances = [];
+      for (const f of opts.instance) instances.push(await loadInstanceFile(f));
+      const stop = untilSignal();
+      const svc = await startMetadataService({ port, ...(opts.secret ? { secret: opts.secret } : {}), ...(opts.logDir ? { logDir: opts.logDir } : {}) });
+      try {
+        for (const inst of instances) {
+          const ep = await svc.addInstance(inst, { imdsv2: opts.imdsv2, ...(opts.guestIp ? { guestIp: opts.guestIp } : {}) });
+          process.stdout.write(`${JSON.stringify({ uuid: inst.uuid, name: inst.name, url: ep.url })}\n`);
+        }
+        process.stdout.write(`${JSON.stringify({ service: svc.serviceUrl })}\n`);
+        await stop;
+      } finally {
+        await svc.close();
+      }
+    });
+}

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
+import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
 import type { CellResult, CellSpec } from '../matrix/cell.ts';
 import { planFromFiles } from '../matrix/plan-files.ts';
@@ -63,20 +64,10 @@ async function loadRunCell(): Promise<RunCellFn> {
   return mod.runCell;
 }
 
-interface MetadataHandle {
-  service: unknown;
-  close(): Promise<void>;
-}
-
-async function startMetadata(cells: CellSpec[]): Promise<MetadataHandle | undefined> {
-  const ec2 = cells.filter((c) => c.datasource === 'metadata-ec2');
+/** One metadata service for the whole run; runCell adds each cell's instance (and its IMDSv2 mode) to it. */
+async function startMetadata(cells: CellSpec[]): Promise<MetadataService | undefined> {
   if (!cells.some((c) => c.datasource.startsWith('metadata-'))) return undefined;
-  const mod = (await import(String(new URL('../metadata/service.ts', import.meta.url)))) as {
-    startMetadataService: (opts: Record<string, unknown>) => Promise<{ close(): Promise<void> }>;
-  };
-  const imdsv2 = ec2.find((c) => c.imdsv2 !== 'off')?.imdsv2 ?? 'off';
-  const service = await mod.startMetadataService({ imdsv2 });
-  return { service, close: () => service.close() };
+  return startMetadataService();
 }
 
 function resultLine(r: CellResult): string {
@@ -135,13 +126,13 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
   process.on('SIGTERM', onSignal);
 
   const startedAt = new Date();
-  let metadata: MetadataHandle | undefined;
+  let metadata: MetadataService | undefined;
   try {
     say(`cloudprobe run: ${plan.cells.length} cells, ${plan.skipped.length} skipped, ${jobs} job(s)${shard ? `, shard ${shard.index}/${shard.count}` : ''}; reports in ${reportDir}`);
     for (const s of plan.skipped) say(`SKIP  ${s.id}: ${s.reason}`);
     const runCell = plan.cells.length ? await loadRunCell() : undefined;
     metadata = await startMetadata(plan.cells);
-    const cellOptions = { artifactsRoot: join(reportDir, 'artifacts'), keep, ...(metadata ? { metadataService: metadata.service } : {}) };
+    const cellOptions = { artifactsRoot: join(reportDir, 'artifacts'), keep, ...(metadata ? { metadataService: metadata } : {}) };
 
     const useTty = opts.progress === 'tty' || (opts.progress !== 'plain' && process.stdout.isTTY === true && !process.env.CI);
     const outcome = runCell

@@ -13,7 +13,7 @@ import { datasourceCarriesNetworkData, nicExpectations, nicsFor } from './networ
 /** What the planner needs to know about an image: its manifest, and whether it is in the cache. */
 export interface ImageInfo {
   manifest: ImageManifest;
-  /** Why it cannot run here (not cached, not buildable offline…); undefined when it can. */
+  /** Why it cannot run here (not cached, not built…); undefined when it can. */
   unavailable?: string;
 }
 export type ImageLookup = (name: string) => ImageInfo | undefined;
@@ -32,6 +32,8 @@ export interface SkippedCell {
   datasource: string;
   network: string;
   reason: string;
+  /** Why: the image cannot do it (capability profile), its image is not here, or the run was interrupted. */
+  kind: 'inapplicable' | 'unavailable' | 'cancelled';
 }
 
 export interface Plan {
@@ -126,11 +128,11 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           const base = { id, caseName: c.name, image, datasource: dsLabel, network };
           const why = inapplicableReason(info.manifest, kind, network);
           if (why && (why.always || spec.inapplicable === 'skip')) {
-            skipped.push({ ...base, reason: why.reason });
+            skipped.push({ ...base, reason: why.reason, kind: 'inapplicable' });
             continue;
           }
           if (info.unavailable) {
-            skipped.push({ ...base, reason: info.unavailable });
+            skipped.push({ ...base, reason: info.unavailable, kind: 'unavailable' });
             continue;
           }
           const nics = nicsFor(network, kind);

@@ -65,7 +65,7 @@ export async function runMatrix(cells: CellSpec[], opts: MatrixOptions): Promise
     cells.map((cell) =>
       limit(async () => {
         if (opts.signal?.aborted) {
-          cancelled.push({ id: cell.id, caseName: cell.caseName, image: cell.image, datasource: cell.id.split('/')[2] ?? cell.datasource, network: cell.network, reason: 'run interrupted before this cell started' });
+          cancelled.push({ id: cell.id, caseName: cell.caseName, image: cell.image, datasource: cell.id.split('/')[2] ?? cell.datasource, network: cell.network, reason: 'run interrupted before this cell started', kind: 'cancelled' });
           emit({ type: 'cancelled', cell });
           return;
         }

@@ -70,7 +70,7 @@ function verdictRow(v: ProbeVerdict): string {
 function cellSection(r: CellResult, reportDir: string): string {
   const parts = [`<h3 id="${anchor(r.id)}"><span class="badge ${r.outcome}">${r.outcome}</span> ${esc(r.id)}</h3>`];
   const stages = Object.entries(r.timings)
-    .map(([k, ms]) => `${esc(k)} ${formatMs(ms ?? 0)}`)
+    .map(([k, ms]) => `${esc(k === 'totalMs' ? 'total' : k)} ${formatMs(ms ?? 0)}`)
     .join(' · ');
   parts.push(`<div class="muted">accel ${esc(r.accel.use)} (${esc(r.accel.reason)}) · ${stages}</div>`);
   if (r.error) {

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { loadCases, parseCase } from '../../harness/matrix/case-file.ts';
+import { caseJsonSchema, substitutePlaceholders } from '../../harness/matrix/case-schema.ts';
+import { YamlValidationError } from '../../harness/util/yaml-file.ts';
+
+const GOOD = `name: demo
+images: [img-a]
+datasources: [configdrive-iso9660, { kind: metadata-ec2, imdsv2: required }]
+networks: [dhcp, static]
+exclude:
+  - { datasource: metadata-ec2-imdsv2-required, network: static }
+instance:
+  name: demo
+  user_data: |
+    #cloud-config
+    password: \${PASSWORD}
+expect:
+  hostname: demo
+`;
+
+function issuesOf(text: string) {
+  try {
+    parseCase(text, 'cases/broken.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(YamlValidationError);
+    return { issues: (err as YamlValidationError).issues, message: (err as Error).message };
+  }
+  throw new Error('expected the case to be refused');
+}
+
+describe('case files', () => {
+  it('parses a good case and names it after its name field', () => {
+    const c = parseCase(GOOD, 'cases/x.yaml');
+    expect(c.name).toBe('demo');
+    expect(c.spec.datasources[1]).toEqual({ kind: 'metadata-ec2', imdsv2: 'required' });
+    expect(c.spec.expect.clean_boot).toEqual({ allowed_recoverable: [] });
+    expect(c.locate(['networks', 1])).toBe('cases/x.yaml:4:18');
+  });
+
+  it('defaults the name to the file name', () => {
+    expect(parseCase(GOOD.replace('name: demo\n', ''), 'cases/seed.yaml').name).toBe('seed');
+  });
+
+  it('names file, line, column and field of a bad datasource', () => {
+    const { issues, message } = issuesOf(GOOD.replace('configdrive-iso9660', 'configdrive-udf'));
+    expect(issues[0]).toMatchObject({ file: 'cases/broken.yaml', line: 3, col: 15, field: 'datasources[0]' });
+    expect(message).toMatch(/^cases\/broken\.yaml:3:15: datasources\[0\]: /);
+  });
+
+  it('refuses an exclude naming a value on no axis (a typo would exclude nothing)', () => {
+    const { issues } = issuesOf(GOOD.replace('network: static }', 'network: dhcp }').replace('metadata-ec2-imdsv2-required,', 'metadata-ec2,'));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 6, field: 'exclude[0].datasource' });
+    expect(issues[0]!.message).toContain('metadata-ec2-imdsv2-required');
+  });
+
+  it('refuses an unknown network mode with its position', () => {
+    const { issues } = issuesOf(GOOD.replace('networks: [dhcp, static]', 'networks: [dhcp, staticc]'));
+    expect(issues.find((i) => i.field === 'networks[1]')).toMatchObject({ line: 4, col: 18 });
+  });
+
+  it('refuses an unknown placeholder in the instance, pointing at the string', () => {
+    const { issues } = issuesOf(GOOD.replace('${PASSWORD}', '${PASSWD}'));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 9, field: 'instance.user_data' });
+    expect(issues[0]!.message).toMatch(/unknown placeholder \$\{PASSWD\}/);
+  });
+
+  it('refuses NICs and a uuid in the instance (the planner owns both)', () => {
+    const { issues } = issuesOf(GOOD.replace('  name: demo\n  user_data', '  name: demo\n  uuid: 7d0f3b4e-58c3-4b35-9a9e-0c6d9a5b2f10\n  nics: [{ mac: "52:54:00:00:00:09" }]\n  user_data'));
+    expect(issues.map((i) => i.field).sort()).toEqual(['instance.nics', 'instance.uuid']);
+  });
+
+  it('refuses an unknown top-level key and a wrong type in expect', () => {
+    const { issues } = issuesOf(`${GOOD}  timezone: 5\nextra: 1\n`);
+    expect(issues.map((i) => `${i.field}@${i.line}`).sort()).toEqual(['@1', 'expect.timezone@14']);
+  });
+
+  it('reports a YAML syntax error with its position', () => {
+    const { issues } = issuesOf('name: x\nimages: [a\n');
+    expect(issues[0]).toMatchObject({ file: 'cases/broken.yaml', line: 3 });
+  });
+
+  it('substitutes placeholders in nested strings only', () => {
+    const out = substitutePlaceholders({ a: ['k ${SSH_PUBLIC_KEY}', 3], b: { c: '${PASSWORD}${PASSWORD}' } }, { SSH_PUBLIC_KEY: 'ssh-ed25519 AAA', PASSWORD: 'pw', DEFAULT_USER: 'u' });
+    expect(out).toEqual({ a: ['k ssh-ed25519 AAA', 3], b: { c: 'pwpw' } });
+  });
+
+  it('every shipped case in cases/ is valid', async () => {
+    const cases = await loadCases(['cases']);
+    expect(cases.map((c) => c.name).sort()).toEqual(['cirros', 'multi-nic', 'seed-article', 'ubuntu']);
+  });
+
+  it('cases/case.schema.json is the current JSON Schema (regenerate: npx cloudprobe schema case > cases/case.schema.json)', async () => {
+    const committed = JSON.parse(await readFile('cases/case.schema.json', 'utf8')) as Record<string, unknown>;
+    expect(committed).toEqual(JSON.parse(JSON.stringify(caseJsonSchema())));
+    expect(committed.type).toBe('object');
+    expect(Object.keys(committed.properties as object)).toEqual(expect.arrayContaining(['images', 'datasources', 'networks', 'exclude', 'instance', 'expect']));
+  });
+});

@@ -1,0 +1,77 @@
+import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
+import type { ProbeVerdict } from './verdict.ts';
+
+/** WARNING and worse lines of cloud-init.log: what cloud-init ≥ 23.4 reports as recoverable_errors. */
+export function logProblems(log: string): string[] {
+  return log.split('\n').filter((l) => /\[(WARNING|ERROR|CRITICAL)\]|\b(WARNING|ERROR|CRITICAL)\b: /.test(l) || / - \S+\[(WARNING|ERROR|CRITICAL)\]: /.test(l));
+}
+
+function listOf(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  if (v && typeof v === 'object') return Object.entries(v).flatMap(([level, msgs]) => listOf(msgs).map((m) => `${level}: ${m}`));
+  return [];
+}
+
+/**
+ * `cloud-init status` must be done with no errors, and every recoverable error (status JSON's
+ * recoverable_errors, or on older cloud-init the log's WARNING lines) must be one the scenario allows.
+ */
+export async function probeCleanBoot(ctx: ProbeContext): Promise<ProbeVerdict> {
+  const exp = ctx.expectations.cleanBoot;
+  const na = notApplicable('clean-boot', ctx, exp);
+  if (na || !exp) return na!;
+  const ev = new Evidence();
+  const st = await ev.run(ctx, 'cloud-init status --format=json', { root: true });
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(st.stdout) as Record<string, unknown>;
+  } catch {
+    json = ctx.cloudInitStatus?.json;
+  }
+  const problems: string[] = [];
+  const status = String(json?.status ?? json?.extended_status ?? 'unknown');
+  if (!json) problems.push(`cloud-init status gave no JSON: ${st.stdout.slice(0, 200)}`);
+  else if (status !== 'done') problems.push(`status is "${status}", expected "done"`);
+  const errors = listOf(json?.errors);
+  if (errors.length) problems.push(`errors: ${errors.join(' | ')}`);
+  let recoverable: string[];
+  let source: string;
+  if (json && 'recoverable_errors' in json) {
+    recoverable = listOf(json.recoverable_errors);
+    source = 'status recoverable_errors';
+  } else {
+    const log = await ev.run(ctx, "grep -E 'WARNING|ERROR|CRITICAL' /var/log/cloud-init.log || true", { root: true });
+    recoverable = logProblems(log.stdout);
+    source = 'WARNING/ERROR lines in /var/log/cloud-init.log';
+  }
+  const allowed = (exp.allowedRecoverable ?? []).map((p) => new RegExp(p));
+  const unexpected = recoverable.filter((r) => !allowed.some((a) => a.test(r)));
+  if (unexpected.length) problems.push(`unexpected recoverable errors (${source}): ${unexpected.slice(0, 5).join(' | ')}${unexpected.length > 5 ? ` (+${unexpected.length - 5} more)` : ''}`);
+  const observed = { status, errors, recoverable, exitCodeAtBoot: ctx.cloudInitStatus?.exitCode };
+  return problems.length
+    ? verdict('clean-boot', 'fail', problems.join('; '), { expected: exp, observed, evidence: ev })
+    : verdict('clean-boot', 'pass', `status done, no errors, ${recoverable.length} recoverable (all allowed)`, { expected: exp, observed, evidence: ev });
+}
+
+/** The datasource class cloud-init used, from /run/cloud-init/result.json (e.g. `DataSourceConfigDrive [net,ver=2][source=/dev/sr0]`). */
+export function datasourceMatches(detail: string, expected: string): boolean {
+  return new RegExp(`^DataSource${expected}(Local|Net)?\\b`).test(detail.trim());
+}
+
+export async function probeDatasource(ctx: ProbeContext): Promise<ProbeVerdict> {
+  const exp = ctx.expectations.datasource;
+  const na = notApplicable('datasource', ctx, exp);
+  if (na || !exp) return na!;
+  const ev = new Evidence();
+  const result = await ev.run(ctx, 'cat /run/cloud-init/result.json', { root: true });
+  await ev.run(ctx, 'cloud-id', { root: true });
+  let detail: string;
+  try {
+    detail = String((JSON.parse(result.stdout) as { v1?: { datasource?: string } }).v1?.datasource ?? '');
+  } catch {
+    detail = String(ctx.cloudInitStatus?.json?.detail ?? '');
+  }
+  return datasourceMatches(detail, exp)
+    ? verdict('datasource', 'pass', `cloud-init used ${detail}`, { expected: exp, observed: detail, evidence: ev })
+    : verdict('datasource', 'fail', `cloud-init used "${detail || 'no datasource'}", expected DataSource${exp}`, { expected: exp, observed: detail, evidence: ev });
+}

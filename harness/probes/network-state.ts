@@ -1,0 +1,155 @@
+import { parse as parseYamlText } from 'yaml';
+
+/**
+ * Pure parsers for what the NIC probes read from the guest: cloud-init's rendered network config
+ * (ENI or netplan), `ip -j addr`, `ip -j route` and DHCP lease files.
+ */
+
+export interface RenderedNic {
+  /** static / dhcp, or whatever else the config says (manual, loopback…). */
+  method: string;
+  /** CIDR form. */
+  addresses: string[];
+  gateway?: string;
+}
+
+export interface LiveIface {
+  ifname: string;
+  ifindex: number;
+  mac: string;
+  inet: { cidr: string; dynamic: boolean }[];
+}
+
+export interface DefaultRoute {
+  gateway?: string;
+  dev?: string;
+}
+
+export interface Lease {
+  file: string;
+  iface?: string;
+  ifindex?: number;
+  addresses: string[];
+}
+
+function maskToPrefix(mask: string): number {
+  return mask
+    .split('.')
+    .map((o) => Number(o).toString(2).padStart(8, '0'))
+    .join('')
+    .replace(/0+$/, '').length;
+}
+
+/** `/etc/network/interfaces.d/50-cloud-init` → per interface name. */
+export function parseEni(text: string): Map<string, RenderedNic> {
+  const out = new Map<string, RenderedNic>();
+  let current: (RenderedNic & { netmask?: string; bare?: string }) | undefined;
+  const finish = () => {
+    if (current?.bare) current.addresses.push(current.netmask ? `${current.bare}/${maskToPrefix(current.netmask)}` : current.bare);
+  };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const [word, ...rest] = line.split(/\s+/);
+    if (word === 'iface') {
+      finish();
+      const [name, family, method] = rest;
+      if (family === 'inet' && name) {
+        current = { method: method ?? 'unknown', addresses: [] };
+        out.set(name, current);
+      } else current = undefined;
+      continue;
+    }
+    if (['auto', 'allow-hotplug', 'source', 'mapping'].includes(word ?? '')) {
+      finish();
+      current = undefined;
+      continue;
+    }
+    if (!current) continue;
+    if (word === 'address' && rest[0]) {
+      if (rest[0].includes('/')) current.addresses.push(rest[0]);
+      else current.bare = rest[0];
+    } else if (word === 'netmask' && rest[0]) current.netmask = rest[0];
+    else if (word === 'gateway' && rest[0]) current.gateway = rest[0];
+    else if (word === 'post-up') {
+      // cloud-init's ENI renderer: `post-up route add default gw 10.0.2.2 || true`
+      const m = /route add default gw (\S+)/.exec(line) ?? /ip route add default via (\S+)/.exec(line);
+      if (m) current.gateway ??= m[1];
+    }
+  }
+  finish();
+  for (const nic of out.values()) {
+    delete (nic as { bare?: string }).bare;
+    delete (nic as { netmask?: string }).netmask;
+  }
+  return out;
+}
+
+interface NetplanEthernet {
+  match?: { macaddress?: string; name?: string };
+  'set-name'?: string;
+  dhcp4?: boolean | string;
+  addresses?: string[];
+  gateway4?: string;
+  routes?: { to?: string; via?: string }[];
+}
+
+/** `/etc/netplan/50-cloud-init.yaml` → entries keyed by interface name (set-name or key), with their MAC. */
+export function parseNetplan(text: string): Map<string, RenderedNic & { mac?: string }> {
+  const doc = (parseYamlText(text) ?? {}) as { network?: { ethernets?: Record<string, NetplanEthernet> } };
+  const out = new Map<string, RenderedNic & { mac?: string }>();
+  for (const [key, eth] of Object.entries(doc.network?.ethernets ?? {})) {
+    const dhcp = eth.dhcp4 === true || eth.dhcp4 === 'true' || eth.dhcp4 === 'yes';
+    const addresses = (eth.addresses ?? []).filter((a) => !a.includes(':'));
+    const gw = eth.gateway4 ?? eth.routes?.find((r) => r.to === '0.0.0.0/0' || r.to === 'default')?.via;
+    out.set(eth['set-name'] ?? key, {
+      method: dhcp ? 'dhcp' : addresses.length ? 'static' : 'none',
+      addresses,
+      ...(gw ? { gateway: gw } : {}),
+      ...(eth.match?.macaddress ? { mac: eth.match.macaddress.toLowerCase() } : {}),
+    });
+  }
+  return out;
+}
+
+/** `ip -j addr show`. */
+export function parseIpAddr(json: string): LiveIface[] {
+  const list = JSON.parse(json) as { ifname: string; ifindex: number; address?: string; addr_info?: { family: string; local: string; prefixlen: number; dynamic?: boolean }[] }[];
+  return list.map((i) => ({
+    ifname: i.ifname,
+    ifindex: i.ifindex,
+    mac: (i.address ?? '').toLowerCase(),
+    inet: (i.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ cidr: `${a.local}/${a.prefixlen}`, dynamic: a.dynamic === true })),
+  }));
+}
+
+/** Default routes from `ip -j route show`. */
+export function parseDefaultRoutes(json: string): DefaultRoute[] {
+  const list = JSON.parse(json) as { dst: string; gateway?: string; dev?: string }[];
+  return list.filter((r) => r.dst === 'default').map((r) => ({ ...(r.gateway ? { gateway: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}) }));
+}
+
+/**
+ * Lease files as dumped by `for f in …; do echo "==> $f"; cat "$f"; done`: dhclient's
+ * (/var/lib/dhcp/dhclient.IFACE.leases, `interface "eth0"; fixed-address …;`) and networkd's
+ * (/run/systemd/netif/leases/IFINDEX, `ADDRESS=…`).
+ */
+export function parseLeases(dump: string): Lease[] {
+  const leases: Lease[] = [];
+  const parts = dump.split(/^==> (.+)$/m);
+  for (let i = 1; i < parts.length; i += 2) {
+    const file = parts[i]!.trim();
+    const body = parts[i + 1] ?? '';
+    const addresses = new Set<string>();
+    for (const m of body.matchAll(/fixed-address\s+([\d.]+);/g)) addresses.add(m[1]!);
+    for (const m of body.matchAll(/^ADDRESS=([\d.]+)/gm)) addresses.add(m[1]!);
+    const iface = /interface\s+"([^"]+)"/.exec(body)?.[1] ?? /dhclient\.(.+)\.leases$/.exec(file)?.[1];
+    const idx = /\/netif\/leases\/(\d+)$/.exec(file)?.[1];
+    leases.push({ file, ...(iface ? { iface } : {}), ...(idx ? { ifindex: Number(idx) } : {}), addresses: [...addresses] });
+  }
+  return leases;
+}
+
+export function sameCidr(a: string, b: string): boolean {
+  return a.trim() === b.trim();
+}

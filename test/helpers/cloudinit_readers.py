@@ -1,0 +1,80 @@
+"""Run cloud-init's own OpenStack/EC2 readers against a config drive tree or a loopback URL.
+
+Usage (PYTHONPATH must point at an extracted cloud-init package):
+  cloudinit_readers.py drive   DIR  KNOWN_MACS_JSON
+  cloudinit_readers.py service URL  KNOWN_MACS_JSON
+
+Prints one JSON document: what read_v2(), convert_net_json() and (service) the ec2 helpers
+returned. bytes are encoded as {"__bytes__": base64}. Before cloud-init is imported, every socket
+connect to a non-loopback address is refused and recorded, so nothing can ever reach
+169.254.169.254 (stock MetadataReader reads its EC2 part from there; we override it).
+"""
+
+import base64
+import copy
+import ipaddress
+import json
+import socket
+import sys
+
+BLOCKED = []
+_real_connect = socket.socket.connect
+
+
+def _loopback_only_connect(sock, address):
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        BLOCKED.append(str(host))
+        raise OSError("cloudprobe test guard: refused connect to non-loopback %s" % (host,))
+    return _real_connect(sock, address)
+
+
+socket.socket.connect = _loopback_only_connect
+
+from cloudinit.sources.helpers import ec2, openstack  # noqa: E402
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class LoopbackMetadataReader(openstack.MetadataReader):
+    """The stock reader, with its EC2 part pointed at our loopback URL instead of 169.254.169.254."""
+
+    def _read_ec2_metadata(self):
+        return ec2.get_instance_metadata(
+            metadata_address=self.base_path, ssl_details=self.ssl_details, timeout=self.timeout, retries=self.retries
+        )
+
+
+def main():
+    mode, where, macs_json = sys.argv[1], sys.argv[2], sys.argv[3]
+    known_macs = json.loads(macs_json)
+    out = {}
+    if mode == "drive":
+        result = openstack.ConfigDriveReader(where).read_v2()
+    elif mode == "service":
+        result = LoopbackMetadataReader(where, timeout=5, retries=0).read_v2()
+        out["ec2_metadata"] = ec2.get_instance_metadata(metadata_address=where, timeout=5, retries=0)
+        out["ec2_userdata"] = ec2.get_instance_userdata(metadata_address=where, timeout=5, retries=0)
+    else:
+        raise SystemExit("unknown mode %s" % mode)
+    out["read_v2"] = result
+    # convert_net_json rewrites services in place; keep read_v2's result as it was read.
+    out["network_config"] = openstack.convert_net_json(copy.deepcopy(result.get("networkdata")), known_macs=known_macs)
+    out["blocked"] = BLOCKED
+    json.dump(plain(out), sys.stdout, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

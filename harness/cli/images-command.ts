@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { buildImage } from '../images/build.ts';
+import { fetchImage } from '../images/download.ts';
+import { listImages, formatImageList } from '../images/list.ts';
 import { getManifest } from '../images/manifest.ts';
 
-/** Ctrl-C / SIGTERM must still run the exit hooks that remove temp dirs and partial files. */
+/** Ctrl-C / SIGTERM must still run the exit hooks that remove temp dirs. */
 function exitOnSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
 }
@@ -10,11 +12,36 @@ function exitOnSignals(): void {
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 export function registerImages(program: Command): void {
-  const images = program.command('images').description('the image catalog (images/*.yaml): list, download and verify, build offline');
+  const images = program
+    .command('images')
+    .description('the image catalog (images/*.yaml): list, download with verification, build offline')
+    .addHelpText('after', '\nCache: $CLOUDPROBE_IMAGE_CACHE, else $XDG_CACHE_HOME/cloudprobe/images (~/.cache/cloudprobe/images).');
+
+  images
+    .command('list')
+    .description('every image in the catalog: source kind, whether it is cached, size and path')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await listImages();
+      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatImageList(rows)}\n`);
+    });
+
+  images
+    .command('fetch')
+    .description('download an image, verify its SHA-256 (and the GPG signature of its checksum file when the manifest has one) and cache it; an interrupted download resumes')
+    .argument('<name>', 'image name, e.g. cirros-0.6.3, ubuntu-24.04')
+    .option('--mirror <url>', 'fetch from <url>/<host>/<path> instead of the original URL (the layout `wget -x URL` makes); env CLOUDPROBE_MIRROR')
+    .option('--force', 'download again even if a verified copy is cached')
+    .action(async (name: string, opts: { mirror?: string; force?: boolean }) => {
+      exitOnSignals();
+      const manifest = await getManifest(name);
+      const img = await fetchImage(manifest, { mirror: opts.mirror, force: opts.force, log: say, progress: process.stderr.isTTY ? 'tty' : 'lines' });
+      process.stdout.write(`${img.path}\n`);
+    });
 
   images
     .command('build')
-    .description('build an image from its recipe (images/recipes/) into the cache; a cached build of the same recipe is reused')
+    .description('build an image from its recipe (images/recipes/) into the cache; a cached build of the same recipe is reused. Debian images need root, mmdebstrap and the Debian mirror (CLOUDPROBE_DEBIAN_MIRROR overrides http://deb.debian.org)')
     .argument('<name>', 'image name, e.g. debian-12-eni, debian-12-netplan, fixture-busybox')
     .option('--force', 'rebuild even if a build of this recipe is cached')
     .action(async (name: string, opts: { force?: boolean }) => {

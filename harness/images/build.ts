@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.ts';
@@ -7,6 +7,7 @@ import type { BuildContext, BuildOutputs } from './build-types.ts';
 import type { LocalImage } from './local-image.ts';
 import { withLock } from './lock.ts';
 import { DEFAULT_CATALOG_DIR, type ImageManifest } from './manifest.ts';
+import { sha256File, writeSidecar } from './verify.ts';
 import { loadRecipe, recipeHash, type LoadedRecipe } from './recipe.ts';
 
 export interface BuildOptions {
@@ -34,7 +35,7 @@ function recipeOf(manifest: ImageManifest): string {
 
 /** Manifest fields a build bakes into the image: part of the cache key. */
 function bakedFields(m: ImageManifest): Record<string, unknown> {
-  return { default_user: m.default_user, default_password: m.default_password, boot: m.boot, format: m.format };
+  return { default_user: m.default_user, default_password: m.default_password, boot: m.boot, format: m.format, network_renderer: m.network_renderer };
 }
 
 async function buildDir(manifest: ImageManifest, opts: BuildOptions): Promise<{ loaded: LoadedRecipe; hash: string; dir: string; nameDir: string }> {
@@ -117,6 +118,11 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
         log(`${manifest.name}: building recipe ${loaded.name} (hash ${hash})`);
         const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, log: (l) => log(`${manifest.name}: ${l}`) });
         const record: BuildRecord = { name: manifest.name, recipe: loaded.name, hash, builtAt: new Date().toISOString(), durationMs: Date.now() - started, outputs };
+        // Each output gets a verification record, so a modified cached file is never used.
+        for (const f of Object.values(outputs) as string[]) {
+          const file = join(outDir, f);
+          await writeSidecar(file, { sha256: await sha256File(file), size: (await stat(file)).size, verifiedAt: record.builtAt });
+        }
         await writeFile(join(outDir, 'build.json'), `${JSON.stringify(record, null, 2)}\n`);
         await rm(dir, { recursive: true, force: true });
         await rename(outDir, dir);

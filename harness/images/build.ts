@@ -6,7 +6,7 @@ import { imageCacheDir } from '../util/paths.ts';
 import type { BuildContext, BuildOutputs } from './build-types.ts';
 import type { LocalImage } from './local-image.ts';
 import { withLock } from './lock.ts';
-import { DEFAULT_CATALOG_DIR, type ImageManifest } from './manifest.ts';
+import { catalogDir, type ImageManifest } from './manifest.ts';
 import { sha256File, writeSidecar } from './verify.ts';
 import { loadRecipe, recipeHash, type LoadedRecipe } from './recipe.ts';
 
@@ -39,7 +39,7 @@ function bakedFields(m: ImageManifest): Record<string, unknown> {
 }
 
 async function buildDir(manifest: ImageManifest, opts: BuildOptions): Promise<{ loaded: LoadedRecipe; hash: string; dir: string; nameDir: string }> {
-  const loaded = await loadRecipe(opts.catalogDir ?? DEFAULT_CATALOG_DIR, recipeOf(manifest));
+  const loaded = await loadRecipe(opts.catalogDir ?? catalogDir(), recipeOf(manifest));
   const hash = await recipeHash(loaded, bakedFields(manifest));
   const nameDir = join(opts.cacheDir ?? imageCacheDir(), manifest.name);
   return { loaded, hash, dir: join(nameDir, `build-${hash}`), nameDir };

@@ -4,7 +4,7 @@ import { UserError } from '../util/errors.ts';
 import { buildImage, findBuilt } from './build.ts';
 import { downloadPaths, fetchImage, mirrorFrom } from './download.ts';
 import type { LocalImage } from './local-image.ts';
-import { DEFAULT_CATALOG_DIR, getManifest, type ImageManifest, type UrlSource } from './manifest.ts';
+import { catalogDir, getManifest, type ImageManifest, type UrlSource } from './manifest.ts';
 import { checkCached } from './verify.ts';
 
 export type { LocalImage } from './local-image.ts';
@@ -40,7 +40,7 @@ async function intact(img: LocalImage): Promise<{ ok: true } | { ok: false; why:
  * a modified or half-written file is never used.
  */
 export async function ensureImage(name: string, opts: EnsureOptions = {}): Promise<LocalImage> {
-  const manifest = await getManifest(name, opts.catalogDir ?? DEFAULT_CATALOG_DIR);
+  const manifest = await getManifest(name, opts.catalogDir ?? catalogDir());
   const log = opts.log ?? (() => {});
   if (manifest.source.kind === 'build') return ensureBuilt(manifest, opts, log);
   return ensureDownloaded(manifest as ImageManifest & { source: UrlSource }, opts, log);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { findBuilt } from './build.ts';
 import { downloadPaths } from './download.ts';
-import { DEFAULT_CATALOG_DIR, loadCatalog, type UrlSource } from './manifest.ts';
+import { catalogDir, loadCatalog, type UrlSource } from './manifest.ts';
 import { readSidecar } from './verify.ts';
 
 export interface ImageListRow {
@@ -23,7 +23,7 @@ async function sizeOf(files: (string | undefined)[]): Promise<number> {
 
 /** One row per manifest. "Cached" means present with its verification record (no re-hash here). */
 export async function listImages(opts: { catalogDir?: string; cacheDir?: string } = {}): Promise<ImageListRow[]> {
-  const catalog = await loadCatalog(opts.catalogDir ?? DEFAULT_CATALOG_DIR);
+  const catalog = await loadCatalog(opts.catalogDir ?? catalogDir());
   const rows: ImageListRow[] = [];
   for (const m of catalog.manifests.values()) {
     const base = { name: m.name, source: m.source.kind, description: m.description.trim() };

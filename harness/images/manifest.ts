@@ -9,6 +9,11 @@ import { loadYamlFile, YamlValidationError } from '../util/yaml-file.ts';
 /** `<repo>/images`: one YAML manifest per image, recipes under `recipes/`. */
 export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL('../../images', import.meta.url));
 
+/** The catalog in use: `$CLOUDPROBE_IMAGES_DIR` (another set of manifests, e.g. in tests), else `<repo>/images`. */
+export function catalogDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CLOUDPROBE_IMAGES_DIR || DEFAULT_CATALOG_DIR;
+}
+
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -84,7 +89,7 @@ export interface Catalog {
 }
 
 /** Loads every `*.yaml` in `dir`; each file's name must match its `name` field. */
-export async function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Promise<Catalog> {
+export async function loadCatalog(dir: string = catalogDir()): Promise<Catalog> {
   let entries: string[];
   try {
     entries = await readdir(dir);
@@ -104,7 +109,7 @@ export async function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Promise<Ca
 }
 
 /** The manifest of one image, or a UserError listing the known names. */
-export async function getManifest(name: string, dir: string = DEFAULT_CATALOG_DIR): Promise<ImageManifest & { file: string }> {
+export async function getManifest(name: string, dir: string = catalogDir()): Promise<ImageManifest & { file: string }> {
   const catalog = await loadCatalog(dir);
   const m = catalog.manifests.get(name);
   if (!m) throw new UserError(`unknown image "${name}"; known: ${[...catalog.manifests.keys()].join(', ') || '(none)'} (in ${dir})`);

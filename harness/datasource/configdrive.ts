@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rename, rm, truncate, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { requireTool } from '../host/tools.ts';
+import { requireTool, which } from '../host/tools.ts';
 import type { Instance } from './instance.ts';
 import { configDriveFiles, type Random } from './nova-metadata.ts';
 
@@ -55,17 +55,30 @@ export async function buildConfigDrive(instance: Instance, opts: BuildConfigDriv
   }
 }
 
+// requireTool runs each tool for its version; looking them up once per process keeps builds fast.
+const tools = new Map<string, Promise<string>>();
+function tool(name: string): Promise<string> {
+  let t = tools.get(name);
+  if (!t) {
+    t = requireTool(name);
+    tools.set(name, t);
+    t.catch(() => tools.delete(name));
+  }
+  return t;
+}
+
 async function makeIso(tree: string, out: string): Promise<void> {
-  const tool = await requireTool('iso9660 builder');
+  // genisoimage is what nova runs, and starts ~10× faster than xorriso; xorriso is the fallback.
+  const iso = (await which('genisoimage')) ?? (await tool('iso9660 builder'));
   // nova's exact genisoimage options; xorriso understands them in its mkisofs emulation.
   const mkisofsArgs = ['-o', out, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', PUBLISHER, '-quiet', '-J', '-r', '-V', CONFIG_DRIVE_LABEL, tree];
-  const args = basename(tool) === 'xorriso' ? ['-as', 'mkisofs', ...mkisofsArgs] : mkisofsArgs;
-  await run(tool, args);
+  const args = basename(iso) === 'xorriso' ? ['-as', 'mkisofs', ...mkisofsArgs] : mkisofsArgs;
+  await run(iso, args);
 }
 
 async function makeVfat(tree: string, out: string): Promise<void> {
-  const mkfs = await requireTool('mkfs.vfat');
-  const mcopy = await requireTool('mcopy');
+  const mkfs = await tool('mkfs.vfat');
+  const mcopy = await tool('mcopy');
   await writeFile(out, '');
   await truncate(out, VFAT_SIZE_BYTES);
   // mkfs.vfat writes the label to the boot sector and the root directory (blkid: LABEL=config-2).

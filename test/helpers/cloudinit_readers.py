@@ -3,6 +3,7 @@
 Usage (PYTHONPATH must point at an extracted cloud-init package):
   cloudinit_readers.py drive   DIR  KNOWN_MACS_JSON
   cloudinit_readers.py service URL  KNOWN_MACS_JSON
+  cloudinit_readers.py imdsv2  URL  KNOWN_MACS_JSON   (EC2 tree only, with a session token)
 
 Prints one JSON document: what read_v2(), convert_net_json() and (service) the ec2 helpers
 returned. bytes are encoded as {"__bytes__": base64}. Before cloud-init is imported, every socket
@@ -35,6 +36,7 @@ def _loopback_only_connect(sock, address):
 
 socket.socket.connect = _loopback_only_connect
 
+from cloudinit import url_helper  # noqa: E402
 from cloudinit.sources.helpers import ec2, openstack  # noqa: E402
 
 
@@ -67,6 +69,20 @@ def main():
         result = LoopbackMetadataReader(where, timeout=5, retries=0).read_v2()
         out["ec2_metadata"] = ec2.get_instance_metadata(metadata_address=where, timeout=5, retries=0)
         out["ec2_userdata"] = ec2.get_instance_userdata(metadata_address=where, timeout=5, retries=0)
+    elif mode == "imdsv2":
+        # As cloud-init's Ec2 datasource does: PUT for a token, then send it with every GET.
+        token_url = url_helper.combine_url(where, "latest", "api", "token")
+        token = url_helper.readurl(
+            token_url, headers={"X-aws-ec2-metadata-token-ttl-seconds": "21600"}, request_method="PUT", timeout=5
+        ).contents.decode()
+        headers = {"X-aws-ec2-metadata-token": token}
+        out["ec2_metadata"] = ec2.get_instance_metadata(
+            metadata_address=where, timeout=5, retries=0, headers_cb=lambda _url: headers
+        )
+        out["ec2_metadata_without_token"] = ec2.get_instance_metadata(metadata_address=where, timeout=5, retries=0)
+        out["blocked"] = BLOCKED
+        json.dump(plain(out), sys.stdout, sort_keys=True)
+        return
     else:
         raise SystemExit("unknown mode %s" % mode)
     out["read_v2"] = result

@@ -174,6 +174,18 @@ describe('MetadataReader and the ec2 helpers against the metadata service', () =
     expect(ep.requests().every((e) => /python-requests|Cloud-Init/i.test(e.userAgent ?? ''))).toBe(true);
   });
 
+  it('IMDSv2 required: the cloud-init token flow gets the EC2 tree, a tokenless crawl gets nothing', async () => {
+    const v2 = await minimalInstance('v2', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
+    const ep = await svc.addInstance(v2, { imdsv2: 'required' });
+    const out = await runCloudInitReaders('imdsv2', ep.url, KNOWN_MACS);
+    expect(out.ec2_metadata).toMatchObject({ 'instance-id': ec2InstanceId(v2), hostname: 'v2.novalocal', placement: { 'availability-zone': 'nova' } });
+    expect(out.ec2_metadata_without_token).toEqual({});
+    expect(out.blocked).toEqual([]);
+    const statuses = ep.requests().map((e) => `${e.method} ${e.status} ${e.path}`);
+    expect(statuses[0]).toBe('PUT 200 /latest/api/token');
+    expect(statuses).toContain('GET 401 /latest/meta-data/');
+  });
+
   it('a minimal DHCP instance reads back without user data or keys', async () => {
     const tiny = await minimalInstance('tiny', '99999999-9999-4999-8999-999999999999');
     const ep = await svc.addInstance(tiny);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
-import { loadCatalog } from '../images/manifest.ts';
+import { catalogDir, loadCatalog } from '../images/manifest.ts';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
 import type { CellResult, CellSpec } from '../matrix/cell.ts';
@@ -85,10 +85,11 @@ function resultLine(r: CellResult): string {
   return `FAIL  ${r.id} (${t}): ${failed.map((v) => `${v.probe}: ${v.summary}`).join('; ')}`;
 }
 
-/** A kept VM's ssh command, when runCell reports one (CellResult.kept). */
+/** What --keep left behind: a running VM's ssh command when runCell reports one, else its work dir. */
 function keptLine(r: CellResult): string | undefined {
   const kept = (r as CellResult & { kept?: { sshCommand?: string } }).kept;
-  return kept?.sshCommand ? `kept ${r.id}: ${kept.sshCommand}` : undefined;
+  if (kept?.sshCommand) return `kept ${r.id}: ${kept.sshCommand}`;
+  return r.artifacts.workDir ? `kept ${r.id}: work dir ${r.artifacts.workDir} (overlay, config drive, serial log)` : undefined;
 }
 
 export async function runCommand(paths: string[], opts: RunOpts): Promise<number> {
@@ -116,7 +117,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
   if (plan.cells.length === 0 && plan.skipped.length === 0) throw new UserError('no cells match (check --image and --filter)');
   // Downloaded images may legitimately be absent (skipped); images built offline from a recipe
   // can always be had here, so a missing one means the run would silently prove nothing.
-  const catalog = await loadCatalog();
+  const catalog = await loadCatalog(catalogDir());
   const unbuilt = [...new Set(plan.skipped.filter((s) => s.kind === 'unavailable' && catalog.manifests.get(s.image)?.source.kind === 'build').map((s) => s.image))];
   if (unbuilt.length > 0) {
     throw new UserError(`not built yet: ${unbuilt.join(', ')} — run \`make image\` or ${unbuilt.map((i) => `npx cloudprobe images build ${i}`).join(' && ')} (or leave them out with --image/--filter)`);

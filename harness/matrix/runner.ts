@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import type { MetadataService } from '../metadata/service.ts';
 import type { CellResult, CellSpec } from './cell.ts';
 import type { SkippedCell } from './planner.ts';
 
@@ -9,7 +10,7 @@ export type KeepMode = 'on-failure' | 'always' | 'never';
 export interface RunCellOptions {
   artifactsRoot: string;
   keep?: KeepMode;
-  metadataService?: unknown;
+  metadataService?: MetadataService;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }

@@ -48,7 +48,10 @@ export function registerMetadata(program: Command): void {
       const instances = [];
       for (const f of opts.instance) instances.push(await loadInstanceFile(f));
       const stop = untilSignal();
-      const svc = await startMetadataService({ port, ...(opts.secret ? { secret: opts.secret } : {}), ...(opts.logDir ? { logDir: opts.logDir } : {}) });
+      const svc = await startMetadataService({ port, ...(opts.secret ? { secret: opts.secret } : {}), ...(opts.logDir ? { logDir: opts.logDir } : {}) }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') throw new UserError(`--port ${port}: 127.0.0.1:${port} is already in use`);
+        throw err;
+      });
       try {
         for (const inst of instances) {
           const ep = await svc.addInstance(inst, { imdsv2: opts.imdsv2, ...(opts.guestIp ? { guestIp: opts.guestIp } : {}) });

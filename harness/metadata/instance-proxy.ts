@@ -43,7 +43,8 @@ export async function startInstanceProxy(opts: InstanceProxyOptions): Promise<In
     const method = req.method ?? 'GET';
     const target = req.url ?? '/';
     const userAgent = req.headers['user-agent'];
-    res.once('close', () => opts.onRequest({ time, method, path: target, status: res.statusCode, ...(userAgent ? { userAgent } : {}) }));
+    // 499 (nginx's "client closed request") when the guest hung up before an answer was sent.
+    res.once('close', () => opts.onRequest({ time, method, path: target, status: res.headersSent ? res.statusCode : 499, ...(userAgent ? { userAgent } : {}) }));
     const headers = forwardable(req.headers, SPOOFABLE);
     headers[H_FORWARDED_FOR] = opts.forwardedFor;
     headers[H_INSTANCE_ID] = opts.instanceId;

@@ -8,6 +8,7 @@ export interface RequestLogEntry {
   method: string;
   /** The request target as the guest sent it. */
   path: string;
+  /** HTTP status sent; 499 when the client hung up before the answer. */
   status: number;
   userAgent?: string;
 }

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,5 +67,15 @@ describe('cloudprobe metadata serve', () => {
     const bad = await execa('node', ['bin/cloudprobe.js', 'metadata', 'serve', '--instance', join(dir, 'bad.yaml')], { reject: false, timeout: 60_000 });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yaml:\d+:\d+: .*bogus/);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const busyPort = (taken.address() as AddressInfo).port;
+    try {
+      const busy = await execa('node', ['bin/cloudprobe.js', 'metadata', 'serve', '--instance', join(dir, 'db.yaml'), '--port', String(busyPort)], { reject: false, timeout: 60_000 });
+      expect(busy.exitCode).toBe(2);
+      expect(busy.stderr).toContain(`127.0.0.1:${busyPort} is already in use`);
+    } finally {
+      taken.close();
+    }
   });
 });

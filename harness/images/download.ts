@@ -75,7 +75,7 @@ async function getText(url: string): Promise<string> {
 async function verifySignature(source: UrlSource, sums: string, mirror: string | undefined, log: (l: string) => void): Promise<void> {
   const gpg = source.gpg;
   if (!gpg) return;
-  const pkgHint = gpg.keyring_package ? ` (Debian package ${gpg.keyring_package})` : '';
+  const pkgHint = gpg.keyring_hint ? ` (${gpg.keyring_hint})` : '';
   try {
     await stat(gpg.keyring);
   } catch {

@@ -28,9 +28,9 @@ const ChecksumSchema = z.union([
 const GpgSchema = z.strictObject({
   /** Detached signature over the checksum file (e.g. SHA256SUMS.gpg). */
   signature_url: httpUrl,
-  /** Keyring file for gpgv, and the Debian package that ships it (named when it is missing). */
+  /** Keyring file for gpgv, and where to get it (shown when it is missing). */
   keyring: z.string().min(1),
-  keyring_package: z.string().optional(),
+  keyring_hint: z.string().optional(),
 });
 
 const UrlSourceSchema = z.strictObject({

@@ -243,7 +243,7 @@ describe('GPG-signed checksum files (real gpg and gpgv)', () => {
     return Buffer.from(r.stdout);
   }
 
-  const gpgBlock = (kr: string) => `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    keyring: ${kr}\n    keyring_package: test-keyring\n`;
+  const gpgBlock = (kr: string) => `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    keyring: ${kr}\n    keyring_hint: from the test-keyring package\n`;
   const sumsChecksum = () => `    sums_url: ${mirror.base}/dl/SHA256SUMS\n    algo: sha256`;
 
   it('accepts a good signature', async () => {
@@ -267,7 +267,7 @@ describe('GPG-signed checksum files (real gpg and gpgv)', () => {
     mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
     await addManifest('t-gpg-nokey', sumsChecksum(), undefined, gpgBlock(join(work, 'no-such-keyring.gpg')));
     await expect(fetchImage(await getManifest('t-gpg-nokey', catalog), { cacheDir: cache })).rejects.toThrow(
-      /keyring .*no-such-keyring\.gpg is not available \(Debian package test-keyring\)/,
+      /keyring .*no-such-keyring\.gpg is not available \(from the test-keyring package\)/,
     );
   });
 });

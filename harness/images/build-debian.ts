@@ -1,3 +1,4 @@
+// Changing what this builder produces? Bump its entry in BUILDER_VERSIONS (recipe.ts) so cached builds are redone.
 import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,6 +14,11 @@ export const ROOT_LABEL = 'cloudimg-rootfs';
 /** Kernel command line of built images (GRUB's and the exported direct-boot one). */
 export function debianCmdline(): string {
   return `root=LABEL=${ROOT_LABEL} ro console=ttyS0,115200n8 net.ifnames=0`;
+}
+
+/** Debian builds run as root: mmdebstrap installs packages as root and mke2fs -d must keep file ownership. */
+export function assertRoot(image: string, uid: number | undefined = process.getuid?.()): void {
+  if (uid !== 0) throw new UserError(`building ${image} needs root (mmdebstrap installs packages as root and mke2fs -d must keep file ownership); run as root or with sudo`);
 }
 
 /** apt source lines, with http://deb.debian.org replaced by `$CLOUDPROBE_DEBIAN_MIRROR` when set. */
@@ -97,9 +103,7 @@ async function configureRoot(ctx: BuildContext, root: string, recipe: DebianReci
  * Kernel, initrd and kernel command line are exported beside it for a direct-kernel boot.
  */
 export async function buildDebian(ctx: BuildContext, recipe: DebianRecipe): Promise<BuildOutputs> {
-  if (process.getuid?.() !== 0) {
-    throw new UserError(`building ${ctx.manifest.name} needs root (mmdebstrap installs packages as root and mke2fs -d must keep file ownership); run as root or with sudo`);
-  }
+  assertRoot(ctx.manifest.name);
   const why = `building ${ctx.manifest.name}`;
   const tools = {
     mmdebstrap: await needTool('mmdebstrap', why),

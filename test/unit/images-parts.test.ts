@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { writeCpio } from '../../harness/images/cpio.ts';
-import { cloudInitConfig, debianCmdline, debianSources } from '../../harness/images/build-debian.ts';
+import { assertRoot, cloudInitConfig, debianCmdline, debianSources } from '../../harness/images/build-debian.ts';
 import { moduleLoadOrder, modinfoDepends } from '../../harness/images/build-fixture.ts';
 import { grubConfig } from '../../harness/images/disk-image.ts';
 import { digestFromSums, mirrored } from '../../harness/images/download.ts';
@@ -70,6 +70,11 @@ describe('Debian build pieces', () => {
     expect(cfg.system_info.default_user.name).toBe('ubuntu');
     expect(cfg.system_info.network.renderers).toEqual(['netplan']);
     expect(cfg.locale).toBe('C.UTF-8');
+  });
+
+  it('needs root', () => {
+    expect(() => assertRoot('debian-12-eni', 1000)).toThrow(/building debian-12-eni needs root/);
+    expect(() => assertRoot('debian-12-eni', 0)).not.toThrow();
   });
 
   it('replaces deb.debian.org with CLOUDPROBE_DEBIAN_MIRROR', async () => {

@@ -14,9 +14,12 @@ export interface PlanFromFilesOptions {
 }
 
 let runPassword: string | undefined;
-/** One password per process, like the run's SSH key: every cell of a run uses the same pair. */
-export function runCredentials(): RunCredentials {
-  runPassword ??= generatePassword();
+/**
+ * One password per process, like the run's SSH key: every cell of a run uses the same pair.
+ * CLOUDPROBE_RUN_PASSWORD fixes it (to log in to a VM kept with --keep); reports still redact it.
+ */
+export function runCredentials(env: NodeJS.ProcessEnv = process.env): RunCredentials {
+  runPassword ??= env.CLOUDPROBE_RUN_PASSWORD || generatePassword();
   return { sshPublicKey: runKeyPair().publicKey, password: runPassword };
 }
 

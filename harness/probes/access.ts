@@ -28,7 +28,7 @@ export async function probeAuthorizedKeys(ctx: ProbeContext): Promise<ProbeVerdi
   const problems: string[] = [];
   const observed: Record<string, string> = {};
   for (const { user, keys } of exp) {
-    const pw = await ev.run(ctx, `getent passwd ${user}`);
+    const pw = await ev.run(ctx, `getent passwd ${user} || grep '^${user}:' /etc/passwd`);
     const home = pw.stdout.trim().split(':')[5];
     if (pw.code !== 0 || !home) {
       problems.push(`user ${user} does not exist`);

@@ -6,7 +6,7 @@ import { ConsoleWatcher } from './console.ts';
 import { freeLoopbackPort } from './ports.ts';
 import { QemuProcess } from './qemu-process.ts';
 import { QmpClient } from './qmp.ts';
-import { DEFAULT_STAGE_TIMEOUTS_MS, runStage, StageError, STAGE_HINTS, type BootStage } from './readiness.ts';
+import { DEFAULT_STAGE_TIMEOUTS_MS, runStage, STAGE_HINTS, type BootStage } from './readiness.ts';
 import type { VmSpec } from './spec.ts';
 
 /** What `cloud-init status --wait --format=json` said, with its exit code (0 done, 1 error, 2 degraded). */
@@ -32,6 +32,8 @@ export interface BootOptions {
   timeoutsMs?: Partial<Record<BootStage, number>>;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Called once QEMU runs (e.g. to record its argv). */
+  onStarted?: (qemu: QemuProcess) => void;
 }
 
 /** A VM that reached its readiness target; `stop()` is always safe to call, and idempotent. */
@@ -108,6 +110,7 @@ export async function bootVm(opts: BootOptions): Promise<BootedVm> {
   const timings: Partial<Record<BootStage, number>> = {};
 
   const { qemu, port } = await startQemu(opts.spec, sshNic, log);
+  opts.onStarted?.(qemu);
   const reached = (stage: BootStage) => {
     timings[stage] = Date.now() - qemu.startedAt;
     log(`stage ${stage} reached after ${(timings[stage]! / 1000).toFixed(1)} s`);
@@ -179,7 +182,6 @@ export async function bootVm(opts: BootOptions): Promise<BootedVm> {
     return vm;
   } catch (err) {
     await vm.stop();
-    if (err instanceof StageError) throw err;
     throw err;
   }
 }

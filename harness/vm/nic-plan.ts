@@ -1,0 +1,35 @@
+import type { Nic } from '../datasource/instance.ts';
+import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from './spec.ts';
+
+/**
+ * The instance's NICs → QEMU NICs, each on its own slirp network, and the address SSH must reach.
+ *
+ * - The first NIC carries SSH. For a static NIC the forward targets the static address, which
+ *   slirp's DHCP would never hand out, so SSH works only if the static config was applied.
+ * - Metadata-service runs put the first NIC on 169.254.169.0/24, since guestfwd only works for an
+ *   address inside the user network; the guest's DHCP address is then 169.254.169.15.
+ * - A static NIC's slirp network is the one its address belongs to (so slirp is its gateway .2).
+ */
+export function planNics(nics: readonly Nic[], opts: { metadataProxyPort?: number } = {}): { nics: NicSpec[]; guestAddress: string } {
+  let guestAddress = '';
+  const specs = nics.map((nic, i): NicSpec => {
+    const metadata = i === 0 && opts.metadataProxyPort !== undefined;
+    let net = metadata ? METADATA_NET : DEFAULT_NET;
+    if (nic.mode === 'static') {
+      const staticNet = networkOf(nic.address!);
+      if (metadata && staticNet !== METADATA_NET) {
+        throw new Error(`NIC 0: a metadata-service run needs the first NIC on ${METADATA_NET} (guestfwd), but its static address is ${nic.address}`);
+      }
+      net = staticNet;
+    }
+    const spec: NicSpec = { mac: nic.mac, net };
+    if (i === 0) {
+      guestAddress = nic.mode === 'static' ? nic.address!.split('/')[0]! : slirpDhcpAddress(net);
+      if (!cidrContains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
+      spec.sshForward = { hostPort: 0, guestAddress };
+      if (metadata) spec.metadataProxyPort = opts.metadataProxyPort;
+    }
+    return spec;
+  });
+  return { nics: specs, guestAddress };
+}

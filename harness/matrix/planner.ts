@@ -58,8 +58,12 @@ const CLOUD_INIT_DATASOURCE: Record<DatasourceKind, NonNullable<Expectations['da
   'metadata-ec2': 'Ec2',
 };
 
-/** Paths cloud-init's OpenStack datasource always fetches (reference §2, trial boot). */
-const OPENSTACK_REQUESTS = ['/openstack/latest/meta_data.json', '/openstack/latest/network_data.json'];
+/**
+ * Paths cloud-init's OpenStack datasource fetches: the version listing, then the newest version it
+ * knows that the service offers — 2018-08-27 for every cloud-init up to now (seen in the request
+ * log of a Debian 12 boot), never `latest`. A case can list its own with `metadata_requests`.
+ */
+const OPENSTACK_REQUESTS = ['/openstack', '/openstack/2018-08-27/meta_data.json', '/openstack/2018-08-27/network_data.json'];
 
 function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSpec['instance']['nics']): Expectations {
   const isMetadata = datasource.startsWith('metadata-');

@@ -95,7 +95,7 @@ describe('planner', () => {
     const mdStatic = cell('metadata-openstack/static');
     expect(mdStatic.instance.nics[0]).toMatchObject({ address: '169.254.169.50/24', gateway: '169.254.169.2' });
     expect(mdStatic.expectations.datasource).toBe('OpenStack');
-    expect(mdStatic.expectations.metadataRequests).toContain('/openstack/latest/meta_data.json');
+    expect(mdStatic.expectations.metadataRequests).toEqual(['/openstack', '/openstack/2018-08-27/meta_data.json', '/openstack/2018-08-27/network_data.json']);
 
     // Two NICs, distinct MACs: with network_data every NIC is configured…
     const multi = cell('configdrive-iso9660/multi-nic-dhcp');

@@ -35,6 +35,11 @@ export interface RunCellOptions {
   timeoutsMs?: Partial<Record<BootStage, number>>;
   /** Extra kernel command line for kernel-boot images (tests: a guest that panics). */
   extraCmdline?: string;
+  /**
+   * Called after the probes while the VM still runs, with the probes' context: lets a test judge
+   * other expectations (a deliberately wrong one) against the same boot. Errors propagate as a cell error.
+   */
+  inspect?: (ctx: ProbeContext) => Promise<void>;
 }
 
 const DRIVE_FILE = { 'configdrive-iso9660': 'config-2.iso', 'configdrive-vfat': 'config-2.vfat' } as const;
@@ -170,6 +175,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     result.timings.probes = Date.now() - vm.qemu.startedAt;
     log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
     await collectGuestArtifacts(ctx, artifacts, manifest.network_renderer);
+    await opts.inspect?.(ctx);
     result.stage = 'done';
     result.timings.done = Date.now() - vm.qemu.startedAt;
     result.outcome = result.verdicts.some((v) => v.status === 'fail') ? 'fail' : 'pass';

@@ -23,11 +23,13 @@ interface Mirror {
   cutOnce: Map<string, number>;
   /** Delay between 64 KiB chunks, so concurrent clients overlap. */
   chunkDelayMs: number;
+  /** Hold image responses until the checksum file was asked for this many times. */
+  holdUntilSums: number;
   requests: { path: string; range?: string; status: number }[];
 }
 
 async function startMirror(): Promise<Mirror> {
-  const m: Omit<Mirror, 'server' | 'base'> = { files: new Map(), cutOnce: new Map(), chunkDelayMs: 0, requests: [] };
+  const m: Omit<Mirror, 'server' | 'base'> = { files: new Map(), cutOnce: new Map(), chunkDelayMs: 0, holdUntilSums: 0, requests: [] };
   const server = createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -51,6 +53,10 @@ async function startMirror(): Promise<Mirror> {
         status = 206;
       }
       m.requests.push({ path, range, status });
+      for (let waited = 0; path.endsWith('.qcow2') && waited < 30_000; waited += 50) {
+        if (m.requests.filter((r) => r.path.endsWith('SHA256SUMS')).length >= m.holdUntilSums) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const headers: Record<string, string | number> = { 'Content-Length': body.length - start, 'Accept-Ranges': 'bytes' };
       if (status === 206) headers['Content-Range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
       res.writeHead(status, headers);
@@ -69,7 +75,8 @@ async function startMirror(): Promise<Mirror> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  return { ...m, server, base: `http://127.0.0.1:${port}` };
+  // The same object the handler reads, so the tests' settings (delays, holds) reach it.
+  return Object.assign(m, { server, base: `http://127.0.0.1:${port}` });
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -114,6 +121,7 @@ beforeEach(async () => {
   mirror.cutOnce.clear();
   mirror.requests.length = 0;
   mirror.chunkDelayMs = 0;
+  mirror.holdUntilSums = 0;
   mirror.files.set('/dl/img.qcow2', image);
   mirror.files.set('/dl/SHA256SUMS', Buffer.from(`${sha256(Buffer.from('other'))}  other.img\n${sha256(image)} *img.qcow2\n`));
 });
@@ -204,8 +212,11 @@ describe('images fetch from a local HTTP mirror', () => {
   });
 
   it('two processes fetching one image into one cache: one downloads, the other waits and reuses it', async () => {
-    await addManifest('t-twice', `    sha256: ${sha256(image)}`);
-    mirror.chunkDelayMs = 20; // ~1 s per transfer, so the second process arrives mid-download
+    await addManifest('t-twice', `    sums_url: ${mirror.base}/dl/SHA256SUMS\n    algo: sha256`);
+    // Each process reads the checksum file before it takes the lock; the image is served only
+    // once both have, and slowly, so the second one surely finds the first mid-download.
+    mirror.holdUntilSums = 2;
+    mirror.chunkDelayMs = 20;
     const env = { ...process.env, CLOUDPROBE_IMAGES_DIR: catalog, CLOUDPROBE_IMAGE_CACHE: cache };
     const run = () => execa(process.execPath, ['bin/cloudprobe.js', 'images', 'fetch', 't-twice'], { env, reject: false, all: true });
     const [a, b] = await Promise.all([run(), run()]);

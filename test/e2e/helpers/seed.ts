@@ -84,7 +84,8 @@ export async function seedCell(opts: { image: string; datasource: DatasourceKind
       ...(opts.datasource.startsWith('metadata-')
         ? { metadataRequests: ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/openstack/latest/network_data.json'] }
         : {}),
-      cleanBoot: {},
+      // cloud-init 22.4 warns that the seed's `chpasswd: list:` form is deprecated: expected, allowed.
+      cleanBoot: { allowedRecoverable: ['Deprecated cloud-config provided'] },
     },
     secrets: ['1'],
   };

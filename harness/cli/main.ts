@@ -7,6 +7,7 @@ import { registerMetadata } from './metadata-command.ts';
 import { registerSchemaCommand } from './schema-command.ts';
 import { registerImages } from './images-command.ts';
 import { registerRun } from './run-command.ts';
+import { registerVm } from './vm-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSchemaCommand(program);
   registerImages(program);
   registerRun(program);
+  registerVm(program);
   return program;
 }
 

@@ -1,10 +1,11 @@
 import type { CellResult } from '../matrix/cell.ts';
 import type { ProbeVerdict } from '../probes/verdict.ts';
 import { artifactLink } from './markdown.ts';
-import { formatMs, matrixAxes, matrixCells, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
+import { formatMs, matrixGroups, skipReasons, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
 
 /**
- * A self-contained HTML matrix (inline CSS, no scripts, nothing fetched): images × scenarios,
+ * A self-contained HTML matrix (inline CSS, no scripts, nothing fetched): per case, images ×
+ * scenarios (datasource · network),
  * each cell pass / fail / error / skipped with its probe verdicts, linking the cell's details
  * and its artifact folder (relative links, so the report directory can be moved or archived).
  */
@@ -85,11 +86,15 @@ function cellSection(r: CellResult, reportDir: string): string {
 }
 
 export function renderHtml(report: RunReport, reportDir: string): string {
-  const cells = matrixCells(report);
-  const { images, scenarios } = matrixAxes(cells);
   const s = report.summary;
-  const head = `<tr><th>image</th>${scenarios.map((sc) => `<th>${esc(sc)}</th>`).join('')}</tr>`;
-  const rows = images.map((img) => `<tr><th>${esc(img)}</th>${scenarios.map((sc) => matrixTd(cells.find((c) => c.image === img && c.scenario === sc), reportDir)).join('')}</tr>`);
+  const tables = matrixGroups(report).map((g) => {
+    if (g.allSkipped) {
+      return `<h3>${esc(g.caseName)}</h3><p class="muted"><span class="badge skipped">skipped</span> all ${g.cells.length} cells: ${esc(skipReasons(g).join('; '))}</p>`;
+    }
+    const head = `<tr><th>image</th>${g.scenarios.map((sc) => `<th>${esc(sc)}</th>`).join('')}</tr>`;
+    const rows = g.images.map((img) => `<tr><th>${esc(img)}</th>${g.scenarios.map((sc) => matrixTd(g.at(img, sc), reportDir)).join('')}</tr>`);
+    return `<h3>${esc(g.caseName)}</h3>\n<table class="matrix">\n${head}\n${rows.join('\n')}\n</table>`;
+  });
   const skipped = report.skipped.map((x) => `<li id="${anchor(x.id)}">${esc(x.id)}: ${esc(x.reason)}</li>`);
   return `<!DOCTYPE html>
 <html lang="en">
@@ -102,10 +107,7 @@ export function renderHtml(report: RunReport, reportDir: string): string {
 <body>
 <h1>cloudprobe matrix</h1>
 <p class="summary">${s.cells} cells: <b>${s.passed} passed</b>, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped · wall ${formatMs(report.wallMs)} with ${report.jobs} job(s) · VM time ${formatMs(s.vmMsTotal)}${report.shard ? ` · shard ${report.shard.index}/${report.shard.count}` : ''}${report.interrupted ? ' · <b>interrupted</b>' : ''} · started ${esc(report.startedAt)}</p>
-<table class="matrix">
-${head}
-${rows.join('\n')}
-</table>
+${tables.join('\n')}
 <h2>Cells</h2>
 ${report.results.map((r) => cellSection(r, reportDir)).join('\n')}
 ${skipped.length ? `<h2>Skipped</h2><ul>${skipped.join('')}</ul>` : ''}

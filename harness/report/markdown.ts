@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
-import { failedVerdicts, formatMs, matrixAxes, matrixCells, type CellStatus, type RunReport } from './model.ts';
+import { failedVerdicts, formatMs, matrixCells, matrixGroups, skipReasons, type CellStatus, type RunReport } from './model.ts';
 
-/** A Markdown matrix for people: images × scenarios, then why each failed or skipped cell is so. */
+/** A Markdown matrix for people: per case, images × scenarios; then why each failed or skipped cell is so. */
 
 const SYMBOL: Record<CellStatus, string> = { pass: '✅ pass', fail: '❌ fail', error: '💥 error', skipped: '⏭ skipped' };
 
@@ -15,7 +15,6 @@ export function artifactLink(reportDir: string, artifactsDir: string): string {
 
 export function renderMarkdown(report: RunReport, reportDir: string): string {
   const cells = matrixCells(report);
-  const { images, scenarios } = matrixAxes(cells);
   const s = report.summary;
   const lines = [
     '# cloudprobe matrix',
@@ -25,19 +24,24 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
       (report.shard ? `; shard ${report.shard.index}/${report.shard.count}` : '') +
       (report.interrupted ? '; **interrupted**' : '') +
       '.',
-    '',
-    `| image | ${scenarios.map(cellText).join(' | ')} |`,
-    `|---|${scenarios.map(() => '---').join('|')}|`,
   ];
-  for (const image of images) {
-    const row = scenarios.map((sc) => {
-      const c = cells.find((x) => x.image === image && x.scenario === sc);
-      if (!c) return '';
-      if (!c.result) return SYMBOL[c.status];
-      const na = c.result.verdicts.filter((v) => v.status === 'n/a').length;
-      return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${na ? ` (${na} n/a)` : ''}`;
-    });
-    lines.push(`| ${cellText(image)} | ${row.join(' | ')} |`);
+  for (const g of matrixGroups(report)) {
+    lines.push('', `## ${g.caseName}`, '');
+    if (g.allSkipped) {
+      lines.push(`All ${g.cells.length} cells skipped: ${skipReasons(g).map(cellText).join('; ')}`);
+      continue;
+    }
+    lines.push(`| image | ${g.scenarios.map(cellText).join(' | ')} |`, `|---|${g.scenarios.map(() => '---').join('|')}|`);
+    for (const image of g.images) {
+      const row = g.scenarios.map((sc) => {
+        const c = g.at(image, sc);
+        if (!c) return '';
+        if (!c.result) return SYMBOL[c.status];
+        const na = c.result.verdicts.filter((v) => v.status === 'n/a').length;
+        return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${na ? ` (${na} n/a)` : ''}`;
+      });
+      lines.push(`| ${cellText(image)} | ${row.join(' | ')} |`);
+    }
   }
   const bad = cells.filter((c) => c.status === 'fail' || c.status === 'error');
   if (bad.length > 0) {

@@ -30,16 +30,6 @@ export interface ReportSummary {
 
 export type CellStatus = CellResult['outcome'] | 'skipped';
 
-/** One matrix position: image × scenario (case / datasource / network). */
-export interface MatrixCell {
-  id: string;
-  image: string;
-  scenario: string;
-  status: CellStatus;
-  result?: CellResult;
-  skipped?: SkippedCell;
-}
-
 export function summarize(results: CellResult[], skipped: SkippedCell[]): ReportSummary {
   return {
     cells: results.length + skipped.length,
@@ -51,10 +41,21 @@ export function summarize(results: CellResult[], skipped: SkippedCell[]): Report
   };
 }
 
-/** `<case>/<image>/<datasource>/<network>` → image and the scenario `<case> · <datasource> · <network>`. */
-export function splitId(id: string): { image: string; scenario: string } {
-  const [c = id, image = '?', ds = '?', net = '?'] = id.split('/');
-  return { image, scenario: `${c} · ${ds} · ${net}` };
+/** One matrix position: in its case's table, image (row) × scenario (column: datasource · network). */
+export interface MatrixCell {
+  id: string;
+  caseName: string;
+  image: string;
+  scenario: string;
+  status: CellStatus;
+  result?: CellResult;
+  skipped?: SkippedCell;
+}
+
+/** `<case>/<image>/<datasource>/<network>` → its parts, the scenario being `<datasource> · <network>`. */
+export function splitId(id: string): { caseName: string; image: string; scenario: string } {
+  const [caseName = id, image = '?', ds = '?', net = '?'] = id.split('/');
+  return { caseName, image, scenario: `${ds} · ${net}` };
 }
 
 export function matrixCells(report: RunReport): MatrixCell[] {
@@ -65,12 +66,37 @@ export function matrixCells(report: RunReport): MatrixCell[] {
   return cells.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** Rows (images) and columns (scenarios) of the matrix, sorted. */
-export function matrixAxes(cells: MatrixCell[]): { images: string[]; scenarios: string[] } {
-  return {
+/** One table per case: its images (rows) × its scenarios (columns). */
+export interface MatrixGroup {
+  caseName: string;
+  images: string[];
+  scenarios: string[];
+  cells: MatrixCell[];
+  /** Every cell skipped (e.g. images not cached here): shown as one line, not a table. */
+  allSkipped: boolean;
+  at(image: string, scenario: string): MatrixCell | undefined;
+}
+
+/** Cases that ran come first (a report is read top down), then the ones that were only skipped. */
+export function matrixGroups(report: RunReport): MatrixGroup[] {
+  const byCase = new Map<string, MatrixCell[]>();
+  for (const c of matrixCells(report)) byCase.set(c.caseName, [...(byCase.get(c.caseName) ?? []), c]);
+  const groups = [...byCase].map(([caseName, cells]) => ({
+    caseName,
     images: [...new Set(cells.map((c) => c.image))].sort(),
     scenarios: [...new Set(cells.map((c) => c.scenario))].sort(),
-  };
+    cells,
+    allSkipped: cells.every((c) => c.status === 'skipped'),
+    at: (image: string, scenario: string) => cells.find((c) => c.image === image && c.scenario === scenario),
+  }));
+  return groups.sort((a, b) => Number(a.allSkipped) - Number(b.allSkipped) || a.caseName.localeCompare(b.caseName));
+}
+
+/** Distinct skip reasons of a group, most common first, for the one-line summary. */
+export function skipReasons(g: MatrixGroup): string[] {
+  const counts = new Map<string, number>();
+  for (const c of g.cells) if (c.skipped) counts.set(c.skipped.reason, (counts.get(c.skipped.reason) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n}× ${r}`);
 }
 
 export function failedVerdicts(r: CellResult): ProbeVerdict[] {

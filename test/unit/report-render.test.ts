@@ -44,13 +44,17 @@ describe('reports', () => {
     expect(r.results.map((x) => x.outcome)).toEqual(['pass', 'fail', 'error']);
   });
 
-  it('the Markdown matrix has images as rows, scenarios as columns, links to artifacts', () => {
+  it('the Markdown matrix: per case, images as rows, scenarios as columns, links to artifacts', () => {
     const md = text.markdown!;
-    const header = md.split('\n').find((l) => l.startsWith('| image |'))!;
-    expect(header).toContain('seed-article · configdrive-iso9660 · static');
-    const eniRow = md.split('\n').find((l) => l.startsWith('| debian-12-eni |'))!;
-    expect(eniRow).toContain('[✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a)');
-    expect(eniRow).toContain('💥 error');
+    // Cases that ran first, the all-skipped one last and as one line.
+    expect([...md.matchAll(/^## (.+)$/gm)].map((m) => m[1])).toEqual(['multi-nic', 'seed-article', 'cirros', 'Failures', 'Skipped']);
+    const seed = md.slice(md.indexOf('## seed-article'), md.indexOf('## cirros'));
+    expect(seed).toContain('| image | configdrive-iso9660 · static | configdrive-vfat · dhcp |');
+    const eniRow = seed.split('\n').find((l) => l.startsWith('| debian-12-eni |'))!;
+    expect(eniRow).toBe('| debian-12-eni | [✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a) |  |');
+    expect(seed).toContain('| debian-12-netplan |  | [❌ fail](artifacts/seed-article/debian-12-netplan/configdrive-vfat/dhcp/) |');
+    expect(md).toContain('| debian-12-eni | [💥 error](artifacts/multi-nic/debian-12-eni/metadata-openstack/multi-nic-dhcp/) |');
+    expect(md).toMatch(/## cirros\n\nAll 1 cells skipped: 1× cirros-0\.6\.3 applies only dhcp/);
     expect(md).toMatch(/\*\*timezone\*\*: timezone is Etc\/UTC, expected Asia\/Shanghai/);
     expect(md).toContain('- **ssh-banner**: no SSH banner');
     expect(md).toMatch(/## Skipped\n\n- cirros\/cirros-0\.6\.3\/configdrive-iso9660\/static: cirros-0\.6\.3 applies only dhcp/);

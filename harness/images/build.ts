@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { imageCacheDir } from '../util/paths.ts';
@@ -77,6 +78,25 @@ export async function findBuilt(manifest: ImageManifest, opts: BuildOptions = {}
   return { ...toLocalImage(manifest, dir, record.outputs, await cmdlineOf(manifest, dir, record.outputs)), record };
 }
 
+/**
+ * Removes a build's temp dir. A killed mmdebstrap (root mode) can leave its /proc, /sys and /dev
+ * mounts inside the root it was building: detach those first, so the removal never walks into
+ * the host's /dev or /sys.
+ */
+function removeBuildDir(dir: string): void {
+  let mounts: string[] = [];
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+      .filter((mp) => mp.startsWith(`${dir}/`));
+  } catch {
+    // no /proc: nothing can be mounted either
+  }
+  for (const mp of mounts.reverse()) spawnSync('umount', ['-l', mp]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 async function runBuilder(ctx: BuildContext): Promise<BuildOutputs> {
   const r = ctx.recipe.recipe;
   switch (r.builder) {
@@ -107,7 +127,7 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
       // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
       for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) await rm(join(nameDir, e), { recursive: true, force: true });
       const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));
-      const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+      const cleanup = () => removeBuildDir(tmp);
       process.once('exit', cleanup);
       try {
         const workDir = join(tmp, 'work');

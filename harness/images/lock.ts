@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 
 function alive(pid: number): boolean {
@@ -53,9 +54,13 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, opts: Lock
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
   }
+  // Also released when the process exits mid-way (Ctrl-C ends the CLI through process.exit).
+  const release = () => rmSync(path, { force: true });
+  process.once('exit', release);
   try {
     return await fn();
   } finally {
+    process.removeListener('exit', release);
     await rm(path, { force: true });
   }
 }

@@ -98,4 +98,29 @@ describe('Debian build preconditions', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('Ctrl-C during a build leaves no temp dir, lock, mount or child process behind', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip('Debian builds need root');
+    const dir = await mkdtemp(join(tmpdir(), 'cloudprobe-interrupt-'));
+    try {
+      const child = execa(process.execPath, ['bin/cloudprobe.js', 'images', 'build', 'debian-12-eni'], { env: { ...process.env, CLOUDPROBE_IMAGE_CACHE: dir }, reject: false, all: true, buffer: true });
+      // Wait until mmdebstrap is at work (its mounts exist inside the temp root), then interrupt.
+      for (let i = 0; i < 600; i++) {
+        const mounts = await readFile('/proc/self/mounts', 'utf8');
+        if (mounts.includes(`${dir}/`)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGINT');
+      const r = await child;
+      expect(r.exitCode, r.all).toBe(130);
+      expect(await readFile('/proc/self/mounts', 'utf8')).not.toContain(dir);
+      expect(await readdir(join(dir, 'debian-12-eni'))).toEqual([]);
+      expect(await readdir(dir)).toEqual(['debian-12-eni']);
+      const ps = await execa('ps', ['-eo', 'args'], { reject: false });
+      expect(ps.stdout).not.toContain(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

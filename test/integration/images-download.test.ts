@@ -232,6 +232,28 @@ describe('images fetch from a local HTTP mirror', () => {
   });
 });
 
+describe('cloudprobe images list', () => {
+  it('shows every manifest, and which are cached with size and path', async () => {
+    await addManifest('t-listed', `    sha256: ${sha256(image)}`);
+    await addManifest('t-absent', `    sha256: ${sha256(image)}`, `${mirror.base}/dl/other.qcow2`);
+    await ensureImage('t-listed', { catalogDir: catalog, cacheDir: cache });
+    const env = { ...process.env, CLOUDPROBE_IMAGES_DIR: catalog, CLOUDPROBE_IMAGE_CACHE: cache };
+    const r = await execa(process.execPath, ['bin/cloudprobe.js', 'images', 'list', '--json'], { env });
+    const rows = JSON.parse(r.stdout) as { name: string; source: string; cached: boolean; sizeBytes: number; path: string }[];
+    expect(rows.map((x) => [x.name, x.source, x.cached, x.sizeBytes])).toEqual([
+      ['t-absent', 'url', false, 0],
+      ['t-listed', 'url', true, image.length],
+    ]);
+    expect(rows[1]?.path).toBe(join(cache, 't-listed', 'img.qcow2'));
+    const text = await execa(process.execPath, ['bin/cloudprobe.js', 'images', 'list'], { env });
+    expect(text.stdout).toMatch(/^t-listed +url +yes +3\.0 MiB +\/\S+img\.qcow2$/m);
+    // The real catalog: every manifest in images/ is listed.
+    const all = await execa(process.execPath, ['bin/cloudprobe.js', 'images', 'list', '--json'], { env: { ...process.env, CLOUDPROBE_IMAGE_CACHE: cache } });
+    const names = (JSON.parse(all.stdout) as { name: string }[]).map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(['cirros-0.6.3', 'ubuntu-22.04', 'ubuntu-24.04', 'debian-12-genericcloud', 'debian-12-eni', 'debian-12-netplan', 'fixture-busybox']));
+  });
+});
+
 describe('GPG-signed checksum files (real gpg and gpgv)', () => {
   let gnupg: string;
   let keyring: string;

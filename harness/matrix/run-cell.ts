@@ -172,6 +172,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     const probesStarted = Date.now();
     const verdicts = await runProbes(ctx);
     result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
+    await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
     result.timings.probes = Date.now() - vm.qemu.startedAt;
     log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
     await collectGuestArtifacts(ctx, artifacts, manifest.network_renderer);

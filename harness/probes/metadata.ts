@@ -1,6 +1,24 @@
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
 import type { ProbeVerdict } from './verdict.ts';
 
+/**
+ * Whether a requested path satisfies an expected one. `/openstack/latest/…` stands for whichever
+ * version the guest chose: cloud-init 22.4 asks for the newest version it knows that the service
+ * lists (2018-08-27), not `latest`. Likewise `/latest/meta-data/…` matches a dated EC2 version.
+ */
+export function metadataPathMatches(expected: string, requested: string): boolean {
+  if (expected === requested) return true;
+  const os = /^\/openstack\/latest(\/.*)$/.exec(expected);
+  if (os) return new RegExp(`^/openstack/(latest|\\d{4}-\\d{2}-\\d{2})${escape(os[1]!)}$`).test(requested);
+  const ec2 = /^\/latest(\/.*)$/.exec(expected);
+  if (ec2) return new RegExp(`^/(latest|\\d{4}-\\d{2}-\\d{2}|1\\.0)${escape(ec2[1]!)}$`).test(requested);
+  return false;
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** The metadata service must have served each expected path to this instance (2xx). */
 export async function probeMetadataRequests(ctx: ProbeContext): Promise<ProbeVerdict> {
   const exp = ctx.expectations.metadataRequests;
@@ -10,10 +28,11 @@ export async function probeMetadataRequests(ctx: ProbeContext): Promise<ProbeVer
   const requests = ctx.metadataRequests();
   const ev = new Evidence();
   ev.note('metadata service request log', requests.map((r) => `${r.method} ${r.path} → ${r.status}`).join('\n') || '(no requests)');
-  const served = (p: string) => requests.some((r) => r.path === p && r.status >= 200 && r.status < 300);
-  const missing = exp.filter((p) => !served(p));
-  const observed = `${requests.length} request(s)`;
+  const servedAs = (p: string) => requests.find((r) => metadataPathMatches(p, r.path) && r.status >= 200 && r.status < 300)?.path;
+  const missing = exp.filter((p) => !servedAs(p));
+  const observed = Object.fromEntries(exp.map((p) => [p, servedAs(p) ?? 'never served']));
+  const count = `${requests.length} request(s) in all`;
   return missing.length
-    ? verdict('metadata-requests', 'fail', `the guest never fetched ${missing.join(', ')} successfully (${observed})`, { expected: exp, observed, evidence: ev })
-    : verdict('metadata-requests', 'pass', `the guest fetched all ${exp.length} expected path(s) among ${observed}`, { expected: exp, observed, evidence: ev });
+    ? verdict('metadata-requests', 'fail', `the guest never fetched ${missing.join(', ')} successfully (${count})`, { expected: exp, observed, evidence: ev })
+    : verdict('metadata-requests', 'pass', `the guest fetched ${exp.map((p) => servedAs(p)).join(', ')} (${count})`, { expected: exp, observed, evidence: ev });
 }

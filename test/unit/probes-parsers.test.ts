@@ -184,3 +184,15 @@ describe('other probe helpers', () => {
     ]);
   });
 });
+
+describe('metadata request paths', () => {
+  it('lets /openstack/latest/… and /latest/… stand for the version the guest chose', async () => {
+    const { metadataPathMatches } = await import('../../harness/probes/metadata.ts');
+    expect(metadataPathMatches('/openstack/latest/meta_data.json', '/openstack/2018-08-27/meta_data.json')).toBe(true);
+    expect(metadataPathMatches('/openstack/latest/meta_data.json', '/openstack/latest/meta_data.json')).toBe(true);
+    expect(metadataPathMatches('/openstack/latest/meta_data.json', '/openstack/2018-08-27/user_data')).toBe(false);
+    expect(metadataPathMatches('/openstack/latest/meta_data.json', '/openstack/2018-08-27/meta_data.jsonX')).toBe(false);
+    expect(metadataPathMatches('/latest/meta-data/instance-id', '/2009-04-04/meta-data/instance-id')).toBe(true);
+    expect(metadataPathMatches('/openstack/2018-08-27/user_data', '/openstack/2017-02-22/user_data')).toBe(false);
+  });
+});

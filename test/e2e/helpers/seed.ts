@@ -84,8 +84,15 @@ export async function seedCell(opts: { image: string; datasource: DatasourceKind
       ...(opts.datasource.startsWith('metadata-')
         ? { metadataRequests: ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/openstack/latest/network_data.json'] }
         : {}),
-      // cloud-init 22.4 warns that the seed's `chpasswd: list:` form is deprecated: expected, allowed.
-      cleanBoot: { allowedRecoverable: ['Deprecated cloud-config provided'] },
+      // cloud-init 22.4 warns (three times) that the seed's `chpasswd: list:` multiline form is
+      // deprecated: expected for this user data, so allowed; any other warning fails clean-boot.
+      cleanBoot: {
+        allowedRecoverable: [
+          'schema\\.py\\[WARNING\\]: Deprecated cloud-config provided:$',
+          "cc_set_passwords\\.py\\[WARNING\\]: DEPRECATION: key 'lists' is now deprecated",
+          'cc_set_passwords\\.py\\[WARNING\\]: DEPRECATION: The chpasswd multiline string format is deprecated',
+        ],
+      },
     },
     secrets: ['1'],
   };

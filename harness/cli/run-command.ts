@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
@@ -8,7 +9,8 @@ import { UserError } from '../util/errors.ts';
 import type { CellResult, CellSpec } from '../matrix/cell.ts';
 import { caseFileSchema } from '../matrix/case-schema.ts';
 import { planFromFiles } from '../matrix/plan-files.ts';
-import { runMatrix, type KeepMode, type MatrixEvent, type RunCellFn } from '../matrix/runner.ts';
+import { runMatrix, type KeepMode, type MatrixEvent, type MatrixOptions, type RunCellFn, type RunCellOptions } from '../matrix/runner.ts';
+import { runKeyPair } from '../ssh/keys.ts';
 import { defaultJobs, parseJobs, parseShard, type Shard } from '../matrix/select.ts';
 import { summarize, formatMs, type RunReport } from '../report/model.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
@@ -42,7 +44,7 @@ export function registerRun(program: Command): void {
     .option('--jobs <n>', 'VMs at once (default: about one per core, at most free memory ÷ 1.5 GiB)')
     .option('--shard <i/n>', 'run only the i-th of n deterministic shards of the matrix (for CI runners sharing one matrix)')
     .option('--report-dir <dir>', 'where results.json, junit.xml, matrix.md, matrix.html and artifacts/ go (default: $REPORT_DIR or ./reports)')
-    .option('--keep <mode>', `leave VMs running: ${KEEP_MODES.join(', ')}; kept VMs print the ssh command to reach them`, 'never')
+    .option('--keep <mode>', `keep VMs running after their probes, each printing the ssh command to reach it, until Ctrl-C: ${KEEP_MODES.join(', ')} (a kept VM holds its job slot; its work dir is kept too)`, 'never')
     .option('--list', 'print the planned cells (and skipped ones, with why) without booting anything')
     .option('--progress <style>', 'auto (listr2 on a TTY, plain lines otherwise), tty or plain', 'auto')
     .addHelpText(
@@ -90,6 +92,25 @@ function keptLine(r: CellResult): string | undefined {
   const kept = (r as CellResult & { kept?: { sshCommand?: string } }).kept;
   if (kept?.sshCommand) return `kept ${r.id}: ${kept.sshCommand}`;
   return r.artifacts.workDir ? `kept ${r.id}: work dir ${r.artifacts.workDir} (overlay, config drive, serial log)` : undefined;
+}
+
+/**
+ * --keep: hold a VM after its probes (runCell's `inspect` hook) and print how to reach it, until
+ * Ctrl-C. on-failure holds only cells with a failed probe (read from the cell's verdicts.json);
+ * always holds every cell. A held VM keeps its job slot.
+ */
+function holdHook(keep: KeepMode, artifactsRoot: string, signal: AbortSignal, say: (line: string) => void, keyFile: () => Promise<string>): ((cell: CellSpec) => Partial<RunCellOptions>) | undefined {
+  if (keep === 'never') return undefined;
+  return (cell) => ({
+    inspect: async (ctx) => {
+      if (keep === 'on-failure') {
+        const verdicts = JSON.parse(await readFile(join(artifactsRoot, cell.id, 'verdicts.json'), 'utf8').catch(() => '[]')) as { status: string }[];
+        if (!verdicts.some((v) => v.status === 'fail')) return;
+      }
+      say(`kept ${cell.id}: ssh -i ${await keyFile()} -p ${ctx.ssh.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${ctx.ssh.user}@${ctx.ssh.host}   (running until Ctrl-C)`);
+      await new Promise<void>((done) => (signal.aborted ? done() : signal.addEventListener('abort', () => done(), { once: true })));
+    },
+  });
 }
 
 export async function runCommand(paths: string[], opts: RunOpts): Promise<number> {
@@ -150,18 +171,26 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
 
   const startedAt = new Date();
   let metadata: MetadataService | undefined;
+  let keyDir: string | undefined;
   try {
     say(`cloudprobe run: ${plan.cells.length} cells, ${plan.skipped.length} skipped, ${jobs} job(s)${shard ? `, shard ${shard.index}/${shard.count}` : ''}; reports in ${reportDir}`);
     for (const s of plan.skipped) say(`SKIP  ${s.id}: ${s.reason}`);
     const runCell = plan.cells.length ? await loadRunCell() : undefined;
     metadata = await startMetadata(plan.cells);
     const cellOptions = { artifactsRoot: join(reportDir, 'artifacts'), keep, ...(metadata ? { metadataService: metadata } : {}) };
+    const keyFile = async () => {
+      keyDir ??= await mkdtemp(join(tmpdir(), 'cloudprobe-keep-'));
+      const file = join(keyDir, 'id_ed25519');
+      await writeFile(file, runKeyPair().privateKey, { mode: 0o600 });
+      return file;
+    };
+    const perCell = holdHook(keep, cellOptions.artifactsRoot, controller.signal, say, keyFile);
 
     const useTty = opts.progress === 'tty' || (opts.progress !== 'plain' && process.stdout.isTTY === true && !process.env.CI);
     const outcome = runCell
       ? useTty
-        ? await runWithListr(plan.cells, jobs, runCell, cellOptions, controller.signal, secrets)
-        : await runMatrix(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, onEvent: plainPrinter(say) })
+        ? await runWithListr(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, ...(perCell ? { perCell } : {}) }, secrets)
+        : await runMatrix(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, onEvent: plainPrinter(say), ...(perCell ? { perCell } : {}) })
       : { results: [], cancelled: [] };
 
     const finishedAt = new Date();
@@ -191,6 +220,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     return s.failed + s.errors > 0 ? 1 : 0;
   } finally {
     await metadata?.close();
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -207,14 +237,7 @@ function plainPrinter(say: (line: string) => void): (e: MatrixEvent) => void {
 }
 
 /** listr2 on a TTY: one line per cell; p-limit (in runMatrix) still decides what runs when. */
-async function runWithListr(
-  cells: CellSpec[],
-  jobs: number,
-  runCell: RunCellFn,
-  cellOptions: Parameters<RunCellFn>[1],
-  signal: AbortSignal,
-  secrets: string[],
-): ReturnType<typeof runMatrix> {
+async function runWithListr(cells: CellSpec[], opts: Omit<MatrixOptions, 'onEvent'>, secrets: string[]): ReturnType<typeof runMatrix> {
   type Hooks = { setTitle(t: string): void; setOutput(o: string): void; finish(r?: CellResult): void };
   const hooks = new Map<string, Hooks>();
   const ready = new Map<string, Promise<void>>();
@@ -237,10 +260,7 @@ async function runWithListr(
   for (const c of cells) ready.set(c.id, waitFor(() => hooks.has(c.id)));
   await Promise.all(ready.values());
   const outcome = await runMatrix(cells, {
-    jobs,
-    runCell,
-    cellOptions,
-    signal,
+    ...opts,
     onEvent: (e) => {
       const h = hooks.get(e.cell.id);
       if (!h) return;

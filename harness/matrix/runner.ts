@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { MetadataService } from '../metadata/service.ts';
+import type { ProbeContext } from '../probes/context.ts';
 import type { CellResult, CellSpec } from './cell.ts';
 import type { SkippedCell } from './planner.ts';
 
@@ -13,6 +14,8 @@ export interface RunCellOptions {
   metadataService?: MetadataService;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Called after the probes while the VM still runs (run-cell.ts); --keep holds a VM here. */
+  inspect?: (ctx: ProbeContext) => Promise<void>;
 }
 
 /** The signature of harness/matrix/run-cell.ts `runCell`, injected so the scheduler stays small. */
@@ -28,6 +31,8 @@ export interface MatrixOptions {
   jobs: number;
   runCell: RunCellFn;
   cellOptions: Omit<RunCellOptions, 'signal' | 'log'>;
+  /** Options that depend on the cell (e.g. --keep's hold hook). */
+  perCell?: (cell: CellSpec) => Partial<RunCellOptions>;
   signal?: AbortSignal;
   onEvent?: (e: MatrixEvent) => void;
 }
@@ -75,6 +80,7 @@ export async function runMatrix(cells: CellSpec[], opts: MatrixOptions): Promise
         try {
           result = await opts.runCell(cell, {
             ...opts.cellOptions,
+            ...opts.perCell?.(cell),
             ...(opts.signal ? { signal: opts.signal } : {}),
             log: (line) => emit({ type: 'log', cell, line }),
           });

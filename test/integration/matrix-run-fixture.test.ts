@@ -112,4 +112,33 @@ describe('cloudprobe run on real VMs (fixture image)', () => {
     expect(results.results[0].outcome).toBe('error');
     expect(results.skipped.map((s: { id: string; kind: string }) => [s.id, s.kind])).toEqual([['int/fixture-busybox/configdrive-vfat/dhcp', 'cancelled']]);
   });
+
+  it('--keep on-failure holds the failed VM, prints a working ssh command, and Ctrl-C ends it', async () => {
+    const file = join(dir, 'keep.yaml');
+    await writeFile(file, caseFile('keep', ['configdrive-iso9660'], 'not-this-name'));
+    const reports = join(dir, 'keep-reports');
+    const child = execa('node', [CLI, 'run', file, '--keep', 'on-failure', '--report-dir', reports], { env: env(), reject: false, all: true, timeout: 300_000 });
+    let out = '';
+    const kept = await new Promise<string>((done) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /kept keep\/fixture-busybox\/configdrive-iso9660\/dhcp: (ssh .*?)\s+\(running until Ctrl-C\)/.exec(out);
+        if (m) done(m[1]!);
+      });
+    });
+    // The printed command really reaches the held guest (OpenSSH client, batch mode).
+    const args = kept.split(/\s+/).slice(1);
+    const keyFile = args[args.indexOf('-i') + 1]!;
+    const ssh = await execa('ssh', ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', ...args, 'hostname'], { reject: false, timeout: 60_000 });
+    expect(ssh.stdout.trim(), ssh.stderr).toBe('fx.example.net');
+    const pid = qemuPids(out)[0]!;
+    expect(alive(pid)).toBe(true);
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, r.all).toBe(130);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(keyFile)).toBe(false);
+    const results = JSON.parse(await readFile(join(reports, 'results.json'), 'utf8'));
+    expect(results.results[0].outcome).toBe('fail');
+  });
 });

@@ -8,7 +8,7 @@ import type { BuildContext, BuildOutputs } from './build-types.ts';
 import type { LocalImage } from './local-image.ts';
 import { withLock } from './lock.ts';
 import { catalogDir, type ImageManifest } from './manifest.ts';
-import { sha256File, writeSidecar } from './verify.ts';
+import { checkCached, sha256File, writeSidecar } from './verify.ts';
 import { loadRecipe, recipeHash, type LoadedRecipe } from './recipe.ts';
 
 export interface BuildOptions {
@@ -70,6 +70,16 @@ async function cmdlineOf(manifest: ImageManifest, dir: string, outputs: BuildOut
   return outputs.cmdline ? (await readFile(join(dir, outputs.cmdline), 'utf8')).trim() : undefined;
 }
 
+/** Why a built image's files cannot be trusted any more (changed since the build), or undefined. */
+export async function damagedFile(img: LocalImage): Promise<string | undefined> {
+  for (const f of [img.path, img.kernel, img.initrd]) {
+    if (!f) continue;
+    const c = await checkCached(f);
+    if (!c.ok) return `${f}: ${c.why}`;
+  }
+  return undefined;
+}
+
 /** The cached build of the current recipe, if there is one (no building). */
 export async function findBuilt(manifest: ImageManifest, opts: BuildOptions = {}): Promise<(LocalImage & { record: BuildRecord }) | undefined> {
   const { dir } = await buildDir(manifest, opts);
@@ -120,10 +130,13 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
     `${nameDir}.lock`,
     async () => {
       const cached = await findBuilt(manifest, opts);
-      if (cached && !opts.force) {
+      const damaged = cached && (await damagedFile(cached));
+      if (cached && !damaged && !opts.force) {
         log(`${manifest.name}: cached build ${hash} (${cached.record.builtAt}); --force rebuilds`);
-        return cached;
+        const { record: _record, ...img } = cached;
+        return img;
       }
+      if (damaged) log(`${manifest.name}: cached build is damaged (${damaged}); rebuilding`);
       // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
       for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) await rm(join(nameDir, e), { recursive: true, force: true });
       const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { buildImage, findBuilt } from './build.ts';
+import { buildImage, damagedFile, findBuilt } from './build.ts';
 import { downloadPaths, fetchImage, mirrorFrom } from './download.ts';
 import type { LocalImage } from './local-image.ts';
 import { catalogDir, getManifest, type ImageManifest, type UrlSource } from './manifest.ts';
@@ -20,20 +20,6 @@ export interface EnsureOptions {
   log?: (line: string) => void;
 }
 
-/** Files of a local image that must be intact before a VM uses them. */
-function filesOf(img: LocalImage): string[] {
-  return [img.path, img.kernel, img.initrd].filter((f): f is string => Boolean(f));
-}
-
-/** Every file still matches the digest recorded when it was verified or built. */
-async function intact(img: LocalImage): Promise<{ ok: true } | { ok: false; why: string }> {
-  for (const f of filesOf(img)) {
-    const c = await checkCached(f);
-    if (!c.ok) return { ok: false, why: `${f}: ${c.why}` };
-  }
-  return { ok: true };
-}
-
 /**
  * The image `name` from the cache, fetched or built first when it is absent (and allowed).
  * Every file handed out has been checked against the digest it was verified or built with:
@@ -49,13 +35,13 @@ export async function ensureImage(name: string, opts: EnsureOptions = {}): Promi
 async function ensureBuilt(manifest: ImageManifest, opts: EnsureOptions, log: (l: string) => void): Promise<LocalImage> {
   const built = await findBuilt(manifest, opts);
   if (built) {
-    const check = await intact(built);
-    if (check.ok) {
+    const damaged = await damagedFile(built);
+    if (!damaged) {
       const { record: _record, ...img } = built;
       return img;
     }
-    log(`${manifest.name}: cached build is damaged (${check.why}); discarding it`);
-    await rm(dirname(filesOf(built)[0] as string), { recursive: true, force: true });
+    log(`${manifest.name}: cached build is damaged (${damaged}); discarding it`);
+    await rm(dirname((built.path ?? built.kernel) as string), { recursive: true, force: true });
   }
   if (opts.allowBuild === false) {
     throw new UserError(`image ${manifest.name} is not built; run: cloudprobe images build ${manifest.name}`);

@@ -62,6 +62,12 @@ describe('fixture-busybox build (real apt-get download, dpkg-deb, busybox, dropb
     await expect(ensureImage('fixture-busybox', { cacheDir: cache, allowBuild: false })).rejects.toThrow(/is not built; run: cloudprobe images build fixture-busybox/);
     const rebuilt = await ensureImage('fixture-busybox', { cacheDir: cache });
     expect((await readFile(rebuilt.initrd as string)).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    // `images build` does not hand out a damaged cached build either.
+    await writeFile(rebuilt.kernel as string, 'tampered');
+    const lines: string[] = [];
+    const again = await buildImage(await getManifest('fixture-busybox'), { cacheDir: cache, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toMatch(/cached build is damaged \(.*vmlinuz: .*\); rebuilding/);
+    expect((await readFile(again.kernel as string)).subarray(0x202, 0x206).toString()).toBe('HdrS');
   });
 });
 

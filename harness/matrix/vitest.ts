@@ -9,13 +9,14 @@ import { writeReports } from '../report/write.ts';
 import type { CellResult, CellSpec } from './cell.ts';
 import { planFromFiles, type PlanFromFilesOptions } from './plan-files.ts';
 import type { Plan } from './planner.ts';
-import { crashedResult, type KeepMode, type RunCellFn } from './runner.ts';
+import { crashedResult, type KeepMode, type RunCellFn, type RunCellOptions } from './runner.ts';
 import { defaultJobs } from './select.ts';
 
 /**
  * The case matrix as vitest tests, for cases written in TypeScript or read from case files:
  *
- *   const plan = await planCaseFiles(['cases/seed-article.yaml'], { filter: ['debian-12-eni'] });
+ *   await ensureImage('debian-12-eni'); // a cell whose image is not here is planned as skipped
+ *   const plan = await planCaseFiles(['cases/seed-article.yaml'], { images: ['debian-12-eni'] });
  *   describeMatrix(plan, { jobs: 2, reportDir: 'reports/e2e' });
  *
  * gives one `describe` per cell (`describe.for`), in it a `boot` test and one test per probe:
@@ -38,6 +39,8 @@ export interface MatrixSuiteOptions {
   runCell?: RunCellFn;
   /** Suite title (default "cloudprobe matrix"). */
   title?: string;
+  /** Extra runCell options per cell, e.g. an `inspect` hook judging more against the same boot. */
+  cellOptions?: (cell: CellSpec) => Partial<RunCellOptions>;
 }
 
 async function defaultRunCell(): Promise<RunCellFn> {
@@ -79,7 +82,7 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
         limit(async () => {
           try {
             const [run, md] = await Promise.all([runCell, metadata]);
-            return await run(cell, { artifactsRoot, keep: opts.keep ?? 'never', ...(md ? { metadataService: md } : {}) });
+            return await run(cell, { artifactsRoot, keep: opts.keep ?? 'never', ...(md ? { metadataService: md } : {}), ...opts.cellOptions?.(cell) });
           } catch (err) {
             return crashedResult(cell, err, artifactsRoot);
           }

@@ -60,7 +60,7 @@ export function digestFromSums(sums: string, fileName: string, algo: DigestAlgo 
   return undefined;
 }
 
-async function getText(url: string): Promise<string> {
+async function getBytes(url: string): Promise<Buffer> {
   let res: Response;
   try {
     res = await fetch(url, { redirect: 'follow' });
@@ -68,29 +68,26 @@ async function getText(url: string): Promise<string> {
     throw new UserError(`cannot download ${url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
   }
   if (!res.ok) throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`);
-  return res.text();
+  return Buffer.from(await res.arrayBuffer());
 }
 
 /** Checks `sums` against its detached signature with gpgv and the manifest's keyring. */
-async function verifySignature(source: UrlSource, sums: string, mirror: string | undefined, log: (l: string) => void): Promise<void> {
+async function verifySignature(source: UrlSource, sumsUrl: string, sums: Buffer, mirror: string | undefined, log: (l: string) => void): Promise<void> {
   const gpg = source.gpg;
   if (!gpg) return;
   const pkgHint = gpg.keyring_hint ? ` (${gpg.keyring_hint})` : '';
   try {
     await stat(gpg.keyring);
   } catch {
-    throw new UserError(`cannot check the signature of ${source.checksum && 'sums_url' in source.checksum ? source.checksum.sums_url : 'the checksum file'}: keyring ${gpg.keyring} is not available${pkgHint}; install it, or remove gpg: from the manifest to trust the checksum file unsigned`);
+    throw new UserError(`cannot check the signature of ${sumsUrl}: keyring ${gpg.keyring} is not available${pkgHint}; install it, or remove gpg: from the manifest to trust the checksum file unsigned`);
   }
   const gpgv = await needTool('gpgv', 'checking the checksum signature');
   const sigUrl = mirrored(gpg.signature_url, mirror);
-  const sigRes = await fetch(sigUrl).catch((err: Error) => {
-    throw new UserError(`cannot download ${sigUrl}: ${err.message}`);
-  });
-  if (!sigRes.ok) throw new UserError(`cannot download ${sigUrl}: HTTP ${sigRes.status}`);
+  const signature = await getBytes(sigUrl);
   const tmp = await mkdtemp(join(tmpdir(), 'cloudprobe-gpg-'));
   try {
     await writeFile(join(tmp, 'sums'), sums);
-    await writeFile(join(tmp, 'sums.sig'), Buffer.from(await sigRes.arrayBuffer()));
+    await writeFile(join(tmp, 'sums.sig'), signature);
     const r = await execa(gpgv, ['--keyring', gpg.keyring, join(tmp, 'sums.sig'), join(tmp, 'sums')], { reject: false, all: true });
     if (r.exitCode !== 0) throw new UserError(`signature check of the checksum file failed (gpgv with ${gpg.keyring}):\n${r.all?.trim()}`);
     log(`signature good (${gpg.keyring})`);
@@ -103,8 +100,9 @@ async function verifySignature(source: UrlSource, sums: string, mirror: string |
 export async function expectedDigest(source: UrlSource, mirror: string | undefined, log: (l: string) => void): Promise<Digest> {
   if ('sha256' in source.checksum) return { algo: 'sha256', hex: source.checksum.sha256 };
   const sumsUrl = mirrored(source.checksum.sums_url, mirror);
-  const sums = await getText(sumsUrl);
-  await verifySignature(source, sums, mirror, log);
+  const sumsBytes = await getBytes(sumsUrl);
+  await verifySignature(source, sumsUrl, sumsBytes, mirror, log);
+  const sums = sumsBytes.toString('utf8');
   const name = basename(new URL(source.url).pathname);
   const algo = source.checksum.algo;
   const digest = digestFromSums(sums, name, algo);

@@ -33,12 +33,15 @@ const GpgSchema = z.strictObject({
   keyring_hint: z.string().optional(),
 });
 
-const UrlSourceSchema = z.strictObject({
-  kind: z.literal('url'),
-  url: httpUrl,
-  checksum: ChecksumSchema,
-  gpg: GpgSchema.optional(),
-});
+const UrlSourceSchema = z
+  .strictObject({
+    kind: z.literal('url'),
+    url: httpUrl,
+    checksum: ChecksumSchema,
+    /** Signature over the checksum file: only meaningful with `checksum.sums_url`. */
+    gpg: GpgSchema.optional(),
+  })
+  .refine((s) => !s.gpg || 'sums_url' in s.checksum, { message: 'gpg signs a checksum file: it needs checksum.sums_url, not a pinned sha256', path: ['gpg'] });
 
 const BuildSourceSchema = z.strictObject({
   kind: z.literal('build'),

@@ -65,6 +65,15 @@ describe('manifest errors', () => {
     expect(msg).toMatch(/bad\.yaml:1[56]:\d+: capabilities\.not_applicable/);
   });
 
+  it('reject a GPG signature without a checksum file to sign', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cloudprobe-cat-'));
+    await writeFile(
+      join(dir, 'sig.yaml'),
+      ['name: sig', 'description: x', 'source:', '  kind: url', '  url: https://example.invalid/x.img', '  checksum:', `    sha256: ${'a'.repeat(64)}`, '  gpg:', '    signature_url: https://example.invalid/SUMS.gpg', '    keyring: /k.gpg', 'format: qcow2', 'boot: {type: bios-disk}', 'default_user: u', 'min_ram_mib: 64', 'nic_naming: eth0', 'network_renderer: none', ''].join('\n'),
+    );
+    await expect(loadCatalog(dir)).rejects.toThrow(/sig\.yaml:9:\d+: source\.gpg: gpg signs a checksum file: it needs checksum\.sums_url/);
+  });
+
   it('require the file name to match the name field, and list known names for an unknown one', async () => {
     dir = await mkdtemp(join(tmpdir(), 'cloudprobe-cat-'));
     await writeFile(join(dir, 'one.yaml'), 'name: two\ndescription: x\nsource: {kind: build, recipe: r}\nformat: none\nboot: {type: kernel, cmdline: ""}\ndefault_user: root\nmin_ram_mib: 64\nnic_naming: eth0\nnetwork_renderer: none\n');

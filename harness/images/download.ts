@@ -212,8 +212,8 @@ export async function fetchImage(manifest: ImageManifest, opts: FetchOptions = {
   const log = opts.log ?? (() => {});
   const mirror = mirrorFrom(opts);
   const paths = downloadPaths(m, opts.cacheDir);
-  await mkdir(paths.dir, { recursive: true });
   const expected = await expectedDigest(source, mirror, log);
+  await mkdir(paths.dir, { recursive: true });
   return withLock(
     paths.lock,
     async () => {

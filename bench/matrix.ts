@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { RunReport } from '../harness/report/model.ts';
 
+process.stdout.on('error', () => {}); // e.g. piped into head
 const args = process.argv.slice(2);
 const fromIdx = args.indexOf('--from');
 let file: string;

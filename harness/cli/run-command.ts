@@ -66,7 +66,7 @@ errored, 2 for a broken case file or bad flag (nothing is booted then), 130 when
 
 async function loadRunCell(): Promise<RunCellFn> {
   // run-cell.ts is the VM layer's entry point; imported lazily so `--list` and planning never load QEMU code.
-  const mod = (await import(String(new URL('../matrix/run-cell.ts', import.meta.url)))) as { runCell: RunCellFn };
+  const mod: { runCell: RunCellFn } = await import('../matrix/run-cell.ts');
   return mod.runCell;
 }
 

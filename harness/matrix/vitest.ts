@@ -44,7 +44,7 @@ export interface MatrixSuiteOptions {
 }
 
 async function defaultRunCell(): Promise<RunCellFn> {
-  const mod = (await import(String(new URL('./run-cell.ts', import.meta.url)))) as { runCell: RunCellFn };
+  const mod: { runCell: RunCellFn } = await import('./run-cell.ts');
   return mod.runCell;
 }
 

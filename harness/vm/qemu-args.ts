@@ -7,10 +7,13 @@ export function qemuEscape(value: string): string {
 
 /**
  * The guestfwd relay: one socat per guest connection (a `tcp:` chardev would connect once at QEMU
- * start). setpriv ties each socat to its QEMU, so none outlives it.
+ * start). No `setpriv --pdeathsig` here: libslirp spawns it through glib's double fork, so its
+ * parent is a short-lived intermediate process whose exit would race with the prctl and kill the
+ * relay mid-request. socat ends by itself when QEMU's end of the socket closes; `-T 60` bounds an
+ * idle relay whatever happens.
  */
 export function metadataRelayCommand(proxyPort: number): string {
-  return `setpriv --pdeathsig KILL socat - TCP:127.0.0.1:${proxyPort}`;
+  return `socat -T 60 - TCP:127.0.0.1:${proxyPort}`;
 }
 
 function netdevArg(spec: VmSpec, index: number): string {

@@ -83,7 +83,7 @@ describe('buildQemuArgs', () => {
       spec({ nics: [{ mac: '52:54:00:12:34:56', net: '169.254.169.0/24', metadataProxyPort: 41000, sshForward: { hostPort: 40022, guestAddress: '169.254.169.15' } }] }),
     );
     expect(values(args, '-netdev')).toEqual([
-      'user,id=net0,net=169.254.169.0/24,restrict=on,guestfwd=tcp:169.254.169.254:80-cmd:setpriv --pdeathsig KILL socat - TCP:127.0.0.1:41000,hostfwd=tcp:127.0.0.1:40022-169.254.169.15:22',
+      'user,id=net0,net=169.254.169.0/24,restrict=on,guestfwd=tcp:169.254.169.254:80-cmd:socat -T 60 - TCP:127.0.0.1:41000,hostfwd=tcp:127.0.0.1:40022-169.254.169.15:22',
     ]);
   });
 

@@ -1,14 +1,6 @@
 import { rmSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive as alive } from '../util/process-alive.ts';
 
 export interface LockOptions {
   /** Called once when another process holds the lock and we start waiting. */

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive as alive } from '../util/process-alive.ts';
 
 const PREFIX = 'cloudprobe-vm-';
 const OWNER = 'owner.pid';
@@ -20,15 +21,6 @@ export async function createWorkDir(): Promise<string> {
 /** Marks a work dir as kept on purpose: no later sweep removes it. */
 export async function markKept(dir: string): Promise<void> {
   await rm(join(dir, OWNER), { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function sweepStaleWorkDirs(root = tmpdir()): Promise<string[]> {

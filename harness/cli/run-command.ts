@@ -146,21 +146,12 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
 
   const controller = new AbortController();
   let interrupts = 0;
-  let swallow = 0;
+  // The VM layer's safety net (harness/vm/cleanup.ts) stops its VMs on these signals too, and
+  // leaves the exit to us since we listen as well: the reports are written first.
   const onSignal = (sig: NodeJS.Signals) => {
-    if (swallow > 0) {
-      swallow--;
-      return;
-    }
     interrupts++;
     if (interrupts === 1) {
       process.stderr.write(`\ncloudprobe: ${sig}: stopping every VM and writing reports (again to quit at once)\n`);
-      // The VM layer's safety net (harness/vm/cleanup.ts) also stops its VMs on this signal and then
-      // re-raises it to end the process: we end the process ourselves, after the reports, so take
-      // its listener off and let its one re-raise pass.
-      const foreign = process.listeners(sig).filter((l) => l !== onSignal);
-      for (const l of foreign) process.off(sig, l as (s: NodeJS.Signals) => void);
-      swallow = foreign.length > 0 ? 1 : 0;
       controller.abort(new Error(`interrupted by ${sig}`));
     } else {
       process.exit(130);

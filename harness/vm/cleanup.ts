@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
  * Everything the harness must tear down if it is interrupted: live QEMU processes and temp dirs.
  * SIGKILL of the harness is covered separately: each QEMU runs under `setpriv --pdeathsig KILL`.
  * On SIGINT/SIGTERM we stop what is registered, then re-raise the signal so the process still
- * ends the way its parent expects.
+ * ends the way its parent expects — unless another listener for that signal owns the exit.
  */
 
 type Stopper = () => Promise<void>;
@@ -37,10 +37,14 @@ export async function cleanupAll(): Promise<void> {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  process.stderr.write(`cloudprobe: ${signal}: stopping ${stoppers.size} VM(s) and cleaning up\n`);
+  // Another listener (e.g. `cloudprobe run`, which writes its reports first) owns the process's
+  // exit; alone, we end the process the way its parent expects, by re-raising the signal.
+  const ownsExit = process.listenerCount(signal) === 1;
+  if (stoppers.size + tempDirs.size > 0) process.stderr.write(`cloudprobe: ${signal}: stopping ${stoppers.size} VM(s) and cleaning up\n`);
   const hardStop = setTimeout(() => killAllNow(), 15_000);
   hardStop.unref();
   void cleanupAll().finally(() => {
+    if (!ownsExit) return;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.kill(process.pid, signal);

@@ -1,48 +1,34 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
 import type { CellResult } from '../../harness/matrix/cell.ts';
-import { runCell } from '../../harness/matrix/run-cell.ts';
-import { PROBE_NAMES } from '../../harness/probes/verdict.ts';
-import { generateKeyPair } from '../../harness/ssh/keys.ts';
-import { STATIC_NIC, seedCell } from './helpers/seed.ts';
+import { describeMatrix, planCaseFiles } from '../../harness/matrix/vitest.ts';
 
 /**
  * The netplan flavour (netplan.io + systemd-networkd, /etc/netplan/50-cloud-init.yaml) on one
- * path: iso9660 config drive + static NIC. Not in the CI tier (one more ~2 min boot): runs only
- * with CLOUDPROBE_E2E_FULL=1.
+ * path of the seed article: iso9660 config drive + static NIC. Not in the CI tier (one more
+ * ~2 min boot, and `make test` does not build this image): runs with CLOUDPROBE_E2E_FULL=1.
+ * `make e2e` covers this image fully through the matrix.
  */
 
 const IMAGE = 'debian-12-netplan';
-const key = generateKeyPair('e2e-netplan');
-let root: string;
-let result: CellResult | undefined;
+const REPORT_DIR = join(process.env.REPORT_DIR ?? 'reports', 'e2e', IMAGE);
+const enabled = Boolean(process.env.CLOUDPROBE_E2E_FULL);
 
-describe.skipIf(!process.env.CLOUDPROBE_E2E_FULL)(`${IMAGE}: the seed article's user data`, () => {
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'cloudprobe-e2e-netplan-'));
-    await ensureImage(IMAGE);
-    const cell = await seedCell({ image: IMAGE, datasource: 'configdrive-iso9660', nic: STATIC_NIC, publicKey: key.publicKey, name: 'seed-netplan' });
-    result = await runCell(cell, { artifactsRoot: root, keep: 'on-failure', sshKey: key, log: (l) => process.stdout.write(`[${cell.id}] ${l}\n`) });
-  });
+if (enabled) {
+  await ensureImage(IMAGE);
+  const plan = await planCaseFiles(['cases/seed-article.yaml'], { images: [IMAGE], filter: ['configdrive-iso9660/static'] });
+  describeMatrix(plan, { jobs: 1, reportDir: REPORT_DIR, title: `${IMAGE}: the seed article's user data` });
+}
 
-  afterAll(async () => {
-    if (result?.outcome === 'pass') await rm(root, { recursive: true, force: true });
-    else process.stdout.write(`artifacts kept in ${root}\n`);
-  });
-
-  it('configdrive-iso9660 + static NIC: every probe passes, rendered by netplan', async () => {
-    const r = result!;
-    expect(r.outcome, JSON.stringify({ error: r.error, failed: r.verdicts.filter((v) => v.status === 'fail') }, null, 2)).toBe('pass');
-    const by = Object.fromEntries(r.verdicts.map((v) => [v.probe, v]));
-    for (const p of PROBE_NAMES.filter((n) => n !== 'multi-nic' && n !== 'metadata-requests')) {
-      expect(by[p]?.status, `${p}: ${by[p]?.summary}`).toBe('pass');
-    }
-    expect(Object.keys(by['nic-mode']!.evidence!)).toContain('$ cat /etc/netplan/50-cloud-init.yaml');
-    const rendered = await readFile(join(r.artifactsDir, r.artifacts.networkConfig!), 'utf8');
-    expect(rendered).toContain('10.0.2.50/24');
-    expect(r.artifacts.networkConfig).toBe('network-config/50-cloud-init.yaml');
+describe.skipIf(!enabled)(`${IMAGE}: rendered by netplan`, () => {
+  it('cloud-init rendered the static NIC into 50-cloud-init.yaml', async () => {
+    const report = JSON.parse(await readFile(join(REPORT_DIR, 'results.json'), 'utf8')) as { results: CellResult[] };
+    const [r] = report.results;
+    expect(r?.outcome).toBe('pass');
+    expect(r!.artifacts.networkConfig).toBe('network-config/50-cloud-init.yaml');
+    expect(Object.keys(r!.verdicts.find((v) => v.probe === 'nic-mode')!.evidence!)).toContain('$ cat /etc/netplan/50-cloud-init.yaml');
+    expect(await readFile(join(r!.artifactsDir, r!.artifacts.networkConfig!), 'utf8')).toContain('10.0.2.50/24');
   });
 });

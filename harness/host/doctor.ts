@@ -29,7 +29,7 @@ async function freeSpace(dir: string): Promise<{ dir: string; freeBytes?: number
 export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
   const [tools, choice, tcg, cache, devicePresent] = await Promise.all([
     checkTools(),
-    chooseAccel({ env }),
+    chooseAccel({ env, fresh: true }),
     probeAccel('tcg'),
     freeSpace(imageCacheDir(env)),
     access('/dev/kvm', constants.F_OK).then(() => true, () => false),

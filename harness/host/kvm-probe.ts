@@ -1,7 +1,9 @@
-import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { cacheRoot } from '../util/paths.ts';
+import { which } from './tools.ts';
 
 export const PROBE_MARKER = 'CLOUDPROBE-ACCEL-OK';
 
@@ -64,20 +66,66 @@ export interface AccelChoice {
   kvm: AccelProbe;
 }
 
+/** What makes a KVM probe result stale: another host boot, another qemu binary, another /dev/kvm. */
+async function probeKey(qemu: string): Promise<string> {
+  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+  const qemuPath = (await which(qemu)) ?? qemu;
+  const qemuStamp = await stat(qemuPath).then((s) => `${s.size}:${s.mtimeMs}`, () => 'missing');
+  const kvmStamp = await stat('/dev/kvm').then((s) => `${s.rdev}:${s.mode}`, () => 'absent');
+  return [bootId, qemuPath, qemuStamp, kvmStamp].join('|');
+}
+
+interface CachedProbe {
+  key: string;
+  probedAt: string;
+  kvm: AccelProbe;
+}
+
+/**
+ * The KVM probe, remembered for this host boot in `cacheFile`: where KVM hangs, every probe costs
+ * its whole time limit, and each harness process (each vitest worker, each `cloudprobe run`) would
+ * pay it again. `fresh` (doctor) always probes and refreshes the record.
+ */
+export async function probeKvmCached(opts: { cacheFile: string; qemu?: string; fresh?: boolean }): Promise<{ kvm: AccelProbe; probedAt?: string }> {
+  const qemu = opts.qemu ?? 'qemu-system-x86_64';
+  const key = await probeKey(qemu);
+  if (!opts.fresh) {
+    const record = await readFile(opts.cacheFile, 'utf8')
+      .then((t) => JSON.parse(t) as CachedProbe)
+      .catch(() => undefined);
+    if (record?.key === key && typeof record.kvm?.ok === 'boolean') return { kvm: record.kvm, probedAt: record.probedAt };
+  }
+  const kvm = await probeAccel('kvm', { qemu });
+  const record: CachedProbe = { key, probedAt: new Date().toISOString(), kvm };
+  try {
+    await mkdir(dirname(opts.cacheFile), { recursive: true });
+    const tmp = `${opts.cacheFile}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, opts.cacheFile);
+  } catch {
+    // A read-only cache only costs the next process another probe.
+  }
+  return { kvm };
+}
+
 let cached: Promise<AccelChoice> | undefined;
 
 /**
  * KVM when a real probe boot succeeds, else TCG with the reason. `CLOUDPROBE_ACCEL=kvm|tcg`
- * forces a choice (the probe still runs so the reason stays honest). Memoised per process.
+ * forces a choice (the probe still runs so the reason stays honest). Memoised per process, and the
+ * probe per host boot (see probeKvmCached); `fresh` re-probes.
  */
-export function chooseAccel(opts: { qemu?: string; env?: NodeJS.ProcessEnv } = {}): Promise<AccelChoice> {
+export function chooseAccel(opts: { qemu?: string; env?: NodeJS.ProcessEnv; fresh?: boolean } = {}): Promise<AccelChoice> {
+  if (opts.fresh) cached = undefined;
   cached ??= (async () => {
-    const forced = (opts.env ?? process.env).CLOUDPROBE_ACCEL;
-    const kvm = await probeAccel('kvm', { qemu: opts.qemu });
+    const env = opts.env ?? process.env;
+    const forced = env.CLOUDPROBE_ACCEL;
+    const { kvm, probedAt } = await probeKvmCached({ cacheFile: join(cacheRoot(env), 'accel-probe.json'), qemu: opts.qemu, fresh: opts.fresh });
+    const when = probedAt ? ` (probed ${probedAt} this host boot; \`cloudprobe doctor\` probes again)` : '';
     if (forced === 'tcg') return { accel: 'tcg', reason: 'forced by CLOUDPROBE_ACCEL=tcg', kvm };
     if (forced === 'kvm') return { accel: 'kvm', reason: `forced by CLOUDPROBE_ACCEL=kvm (probe: ${kvm.detail})`, kvm };
-    if (kvm.ok) return { accel: 'kvm', reason: `KVM works: ${kvm.detail}`, kvm };
-    return { accel: 'tcg', reason: `KVM not usable: ${kvm.detail}; falling back to TCG software emulation`, kvm };
+    if (kvm.ok) return { accel: 'kvm', reason: `KVM works: ${kvm.detail}${when}`, kvm };
+    return { accel: 'tcg', reason: `KVM not usable: ${kvm.detail}${when}; falling back to TCG software emulation`, kvm };
   })();
   return cached;
 }

@@ -19,6 +19,7 @@ import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
 import type { BootSpec, VmSpec } from '../vm/spec.ts';
 import { createWorkDir, markKept } from '../vm/workdir.ts';
 import type { CellResult, CellSpec, ReadinessStage } from './cell.ts';
+import { smbiosIdentity } from './smbios-identity.ts';
 
 export interface RunCellOptions {
   /** The cell's artifacts go to `<artifactsRoot>/<cell.id>/`. */
@@ -114,7 +115,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
       boot: await bootSpec(image, workDir, opts.extraCmdline),
       ...(configDrive ? { configDrive } : {}),
       nics,
-      smbios: { uuid: cell.instance.uuid },
+      smbios: smbiosIdentity(cell.datasource, cell.instance.uuid),
       serialLog: join(workDir, 'serial.log'),
       qmpSocket: join(workDir, 'qmp.sock'),
     };

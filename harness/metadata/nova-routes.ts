@@ -12,6 +12,7 @@ import {
   resolveOpenstackVersion,
   userDataBytes,
 } from '../datasource/nova-metadata.ts';
+import { instanceIdentityDocument } from './instance-identity.ts';
 
 /**
  * Path → resource, with the lookup rules of nova's `InstanceMetadata.lookup` (base.py): paths are
@@ -90,7 +91,7 @@ function renderNode(node: Ec2Node | Buffer): Resource {
 export interface LookupContext {
   instance: Instance;
   guestIp?: string;
-  /** Whether IMDSv2 tokens are served (`PUT /latest/api/token`). */
+  /** Whether the AWS extensions are served: IMDSv2 tokens (`PUT /latest/api/token`) and `dynamic/instance-identity/`. */
   imdsv2: boolean;
   /** Today's date (YYYY-MM-DD): nova hides future-dated OpenStack versions. */
   today?: string;
@@ -133,6 +134,8 @@ function lookupEc2(tokens: string[], ctx: LookupContext): Resource | undefined {
   const ud = userDataBytes(ctx.instance);
   const top: Record<string, Ec2Node | Buffer> = { 'meta-data': ec2MetaData(ctx.instance, version, ctx.guestIp ? { guestIp: ctx.guestIp } : {}) };
   if (ud) top['user-data'] = ud;
+  // AWS extension, served with IMDSv2 (see instance-identity.ts); nova's tree has no dynamic/.
+  if (ctx.imdsv2) top.dynamic = { 'instance-identity': { document: Buffer.from(JSON.stringify(instanceIdentityDocument(ctx.instance, ctx.guestIp), null, 2)) } } as unknown as Ec2Tree;
   let node: Ec2Node | Buffer | undefined = top as Ec2Tree;
   for (const t of tokens.slice(1)) {
     if (node === undefined || Buffer.isBuffer(node) || t === '_name') return undefined;

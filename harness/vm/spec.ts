@@ -35,7 +35,7 @@ export interface VmSpec {
   boot: BootSpec;
   configDrive?: ConfigDriveAttachment;
   nics: NicSpec[];
-  /** SMBIOS type 1 as nova sets it; uuid = serial = instance uuid. */
+  /** SMBIOS type 1 (default: as nova sets it); serial = uuid. EC2 cells differ: see matrix/smbios-identity.ts. */
   smbios?: { uuid: string; manufacturer?: string; product?: string; family?: string };
   serialLog: string;
   qmpSocket: string;

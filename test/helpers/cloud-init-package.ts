@@ -65,7 +65,7 @@ export async function debianPython(): Promise<string> {
 const SCRIPT = fileURLToPath(new URL('./cloudinit_readers.py', import.meta.url));
 
 /** Runs test/helpers/cloudinit_readers.py and returns its JSON (bytes as {__bytes__: base64}). */
-export async function runCloudInitReaders(mode: 'drive' | 'service' | 'imdsv2', where: string, knownMacs: Record<string, string>): Promise<Record<string, unknown>> {
+export async function runCloudInitReaders(mode: 'drive' | 'service' | 'imdsv2' | 'ec2-datasource', where: string, knownMacs: Record<string, string>): Promise<Record<string, unknown>> {
   const r = await execa(await debianPython(), [SCRIPT, mode, where, JSON.stringify(knownMacs)], {
     env: { PYTHONPATH: await cloudInitPythonPath(), PYTHONDONTWRITEBYTECODE: '1' },
     reject: false,

@@ -4,6 +4,7 @@ Usage (PYTHONPATH must point at an extracted cloud-init package):
   cloudinit_readers.py drive   DIR  KNOWN_MACS_JSON
   cloudinit_readers.py service URL  KNOWN_MACS_JSON
   cloudinit_readers.py imdsv2  URL  KNOWN_MACS_JSON   (EC2 tree only, with a session token)
+  cloudinit_readers.py ec2-datasource URL  KNOWN_MACS_JSON  (DataSourceEc2 itself, platform AWS)
 
 Prints one JSON document: what read_v2(), convert_net_json() and (service) the ec2 helpers
 returned. bytes are encoded as {"__bytes__": base64}. Before cloud-init is imported, every socket
@@ -59,6 +60,54 @@ class LoopbackMetadataReader(openstack.MetadataReader):
         )
 
 
+def ec2_datasource(url):
+    """DataSourceEc2 as on an instance whose DMI says AWS (ec2… uuid = serial), pointed at URL.
+
+    Returns what it read and every WARNING-or-worse record it logged (what fails a clean boot).
+    """
+    import logging
+    import tempfile
+    from unittest import mock
+
+    from cloudinit import distros, helpers, util
+    from cloudinit.sources import DataSourceEc2
+
+    problems = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            problems.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logging.getLogger().addHandler(handler)
+    tmp = tempfile.mkdtemp(prefix="cloudprobe-ec2ds-")
+    paths = helpers.Paths({"cloud_dir": tmp, "run_dir": tmp})
+    distro = distros.fetch("debian")("debian", {}, paths)
+    sys_cfg = {"datasource": {"Ec2": {"metadata_urls": [url], "max_wait": 10, "timeout": 5}}}
+    # No DNS from the host: the loopback URL needs no resolving.
+    with mock.patch.object(DataSourceEc2, "identify_platform", return_value="aws"), mock.patch.object(
+        util, "is_resolvable_url", return_value=True
+    ), mock.patch.object(DataSourceEc2.DataSourceEc2, "fallback_interface", "ens3"):
+        ds = DataSourceEc2.DataSourceEc2(sys_cfg=sys_cfg, distro=distro, paths=paths)
+        found = ds.get_data()
+        out = {"found": found, "cloud_name": ds.cloud_name}
+        if found:
+            out.update(
+                instance_id=ds.get_instance_id(),
+                api_version=ds._crawled_metadata.get("_metadata_api_version"),
+                identity=ds.identity,
+                region=ds.region,
+                availability_zone=ds.availability_zone,
+                public_keys=ds.get_public_ssh_keys(),
+                userdata=ds.userdata_raw,
+                network_config=ds.network_config,
+            )
+    logging.getLogger().removeHandler(handler)
+    out["problems"] = problems
+    out["blocked"] = BLOCKED
+    return out
+
+
 def main():
     mode, where, macs_json = sys.argv[1], sys.argv[2], sys.argv[3]
     known_macs = json.loads(macs_json)
@@ -82,6 +131,9 @@ def main():
         out["ec2_metadata_without_token"] = ec2.get_instance_metadata(metadata_address=where, timeout=5, retries=0)
         out["blocked"] = BLOCKED
         json.dump(plain(out), sys.stdout, sort_keys=True)
+        return
+    elif mode == "ec2-datasource":
+        json.dump(plain(ec2_datasource(where)), sys.stdout, sort_keys=True, default=str)
         return
     else:
         raise SystemExit("unknown mode %s" % mode)

@@ -70,9 +70,11 @@ describe('cloudprobe run', () => {
     expect(two.length).toBeGreaterThan(0);
     expect([...one, ...two].sort()).toEqual([...all].sort());
     expect(new Set([...one, ...two]).size).toBe(all.length);
-    // The default (offline-image) matrix is the seed article and multi-NIC cases on the Debian images.
+    // The default (offline-image) matrix is the seed article, multi-NIC and EC2 cases on the Debian images.
     const offline = all.filter((id) => /\/debian-12-(eni|netplan)\//.test(id));
     expect(offline.sort()).toEqual([
+      'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/dhcp',
+      'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/multi-nic-dhcp',
       'multi-nic/debian-12-eni/configdrive-iso9660/multi-nic-dhcp',
       'multi-nic/debian-12-eni/metadata-openstack/multi-nic-dhcp',
       'seed-article/debian-12-eni/configdrive-iso9660/static',

@@ -186,6 +186,40 @@ describe('MetadataReader and the ec2 helpers against the metadata service', () =
     expect(statuses).toContain('GET 401 /latest/meta-data/');
   });
 
+  it("DataSourceEc2 on an AWS-identified guest, IMDSv2 optional: reads the instance, warns only about the missing network key", async () => {
+    const aws: Instance = { ...instance, uuid: 'cccccccc-cccc-4ccc-8ccc-cccccccccccc' };
+    const ep = await svc.addInstance(aws, { imdsv2: 'optional', guestIp: '169.254.169.15' });
+    const out = await runCloudInitReaders('ec2-datasource', ep.url, KNOWN_MACS);
+    expect(out.found).toBe(true);
+    expect(out.cloud_name).toBe('aws');
+    // nova serves no 2016+ versions: cloud-init settles on 2009-04-04.
+    expect(out.api_version).toBe('2009-04-04');
+    expect(out.instance_id).toBe(ec2InstanceId(aws));
+    expect(out.identity).toMatchObject({ instanceId: ec2InstanceId(aws), imageId: ec2AmiId(aws), availabilityZone: 'zone-b', region: 'RegionOne', privateIp: '169.254.169.15' });
+    expect(out.region).toBe('RegionOne');
+    expect(out.availability_zone).toBe('zone-b');
+    expect([...(out.public_keys as string[])].sort()).toEqual([instance.public_keys.alice, instance.public_keys.bob].sort());
+    expect(bytesOf(out.userdata).toString()).toBe(instance.user_data);
+    // No network/ key in nova's EC2 tree: no network config from the datasource (cloud-init falls
+    // back to DHCP on the first NIC), and that one WARNING is the only problem logged.
+    expect(out.network_config).toBeNull();
+    expect(out.problems).toEqual(["Metadata 'network' key not valid: None."]);
+    expect(out.blocked).toEqual([]);
+    const requests = ep.requests().map((e) => `${e.method} ${e.status} ${e.path}`);
+    expect(requests[0]).toBe('PUT 200 /latest/api/token');
+    expect(requests).toEqual(expect.arrayContaining(['GET 404 /2021-03-23/meta-data/instance-id', 'GET 200 /2009-04-04/meta-data/', 'GET 200 /2009-04-04/dynamic/instance-identity/document']));
+    expect(requests.filter((r) => !/ (200|404) /.test(r))).toEqual([]);
+  });
+
+  it('DataSourceEc2 on an AWS-identified guest, IMDSv2 off (nova): no token, so cloud-init gives up with warnings', async () => {
+    const off = await minimalInstance('v1', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb');
+    const ep = await svc.addInstance(off, { imdsv2: 'off' });
+    const out = await runCloudInitReaders('ec2-datasource', ep.url, KNOWN_MACS);
+    expect(out.found).toBe(false);
+    expect(out.problems).toEqual(expect.arrayContaining(['Fatal error while requesting Ec2 IMDSv2 API tokens', "IMDS's HTTP endpoint is probably disabled"]));
+    expect(ep.requests().map((e) => `${e.method} ${e.status} ${e.path}`)).toEqual(['PUT 404 /latest/api/token']);
+  });
+
   it('a minimal DHCP instance reads back without user data or keys', async () => {
     const tiny = await minimalInstance('tiny', '99999999-9999-4999-8999-999999999999');
     const ep = await svc.addInstance(tiny);

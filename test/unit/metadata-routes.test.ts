@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTtl, TokenStore } from '../../harness/metadata/imds-tokens.ts';
+import { ec2AmiId, ec2InstanceId } from '../../harness/datasource/nova-metadata.ts';
 import { lookup, normalizeRequestPath, normpath } from '../../harness/metadata/nova-routes.ts';
 import { signInstanceId, verifyInstanceSignature } from '../../harness/metadata/signing.ts';
 import { fullInstance } from '../helpers/instances.ts';
@@ -35,6 +36,25 @@ describe('lookup', () => {
     expect(body('/openstack/latest/password')).toBe('password');
     expect(body('/latest/api/token')).toBeUndefined();
     expect(lookup('/latest/api/token', { instance: i, imdsv2: true })?.kind).toBe('token');
+  });
+
+  it('serves the AWS instance identity document only with the AWS extensions (IMDSv2) on', async () => {
+    const i = await fullInstance();
+    const body = (p: string, imdsv2: boolean) => {
+      const r = lookup(p, { instance: i, imdsv2, guestIp: '169.254.169.15' });
+      return r?.kind === 'data' ? r.body.toString() : r?.kind;
+    };
+    // nova: no dynamic/ at all.
+    expect(body('/latest', false)).toBe('meta-data/\nuser-data');
+    expect(body('/2009-04-04/dynamic/instance-identity/document', false)).toBeUndefined();
+    expect(body('/latest', true)).toBe('dynamic/\nmeta-data/\nuser-data');
+    expect(body('/2009-04-04/dynamic', true)).toBe('instance-identity/');
+    expect(body('/2009-04-04/dynamic/instance-identity', true)).toBe('document');
+    const doc = JSON.parse(body('/2009-04-04/dynamic/instance-identity/document', true) as string) as Record<string, unknown>;
+    expect(doc).toMatchObject({ instanceId: ec2InstanceId(i), imageId: ec2AmiId(i), availabilityZone: 'zone-b', region: 'RegionOne', privateIp: '169.254.169.15', instanceType: 'm1.small' });
+    expect(doc.accountId).toMatch(/^\d{12}$/);
+    // Still nova's versions only: extended AWS versions 404 (cloud-init then falls back to 2009-04-04).
+    expect(body('/2021-03-23/meta-data/instance-id', true)).toBeUndefined();
   });
 
   it('hides future-dated OpenStack versions', async () => {

@@ -87,7 +87,12 @@ function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSp
 }
 
 /** Why a cell cannot work at all, or only with n/a verdicts; undefined when it can. */
-function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, network: NetworkMode): { reason: string; always: boolean } | undefined {
+function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv2: Imdsv2Mode, network: NetworkMode): { reason: string; always: boolean } | undefined {
+  // Seen on real boots: cloud-init identifies an EC2 cell's guest as AWS (it must, or it warns and
+  // reports degraded), and on AWS a refused token PUT means "IMDS disabled", never IMDSv1.
+  if (kind === 'metadata-ec2' && imdsv2 === 'off' && manifest.capabilities.cloud_config) {
+    return { reason: `cloud-init on ${manifest.name} sees an AWS guest and needs IMDSv2 tokens there: use { kind: metadata-ec2, imdsv2: optional }`, always: true };
+  }
   const wantsStatic = nicsFor(network, kind).some((n) => n.mode === 'static');
   if (wantsStatic && !datasourceCarriesNetworkData(kind)) {
     return { reason: `${kind} carries no network configuration, so a static address is never applied and SSH to it cannot work`, always: true };
@@ -130,7 +135,7 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           if (excluded) continue;
           const id = `${c.name}/${image}/${dsLabel}/${network}`;
           const base = { id, caseName: c.name, image, datasource: dsLabel, network };
-          const why = inapplicableReason(info.manifest, kind, network);
+          const why = inapplicableReason(info.manifest, kind, imdsv2, network);
           if (why && (why.always || spec.inapplicable === 'skip')) {
             skipped.push({ ...base, reason: why.reason, kind: 'inapplicable' });
             continue;

@@ -147,3 +147,26 @@ describe('planner', () => {
     await expect(planCases([a, b], lookup, creds)).rejects.toThrow(/two cells share the id seed\//);
   });
 });
+
+describe('planner: EC2 without IMDSv2', () => {
+  const ec2Case = (ds: string) => `name: ec2
+images: [deb, cirros]
+datasources: [${ds}]
+networks: [dhcp]
+instance: { name: ec2 }
+expect: { hostname: ec2 }
+`;
+
+  it('skips cloud-init images (AWS identity needs tokens) but runs Cirros, which never asks for one', async () => {
+    const plan = await planCases([parseCase(ec2Case('metadata-ec2'), '/cases/ec2.yaml')], lookup, creds);
+    expect(plan.cells.map((c) => c.id)).toEqual(['ec2/cirros/metadata-ec2/dhcp']);
+    const skip = plan.skipped.find((s) => s.id === 'ec2/deb/metadata-ec2/dhcp');
+    expect(skip?.kind).toBe('inapplicable');
+    expect(skip?.reason).toMatch(/needs IMDSv2 tokens.*imdsv2: optional/);
+  });
+
+  it('runs cloud-init images when tokens are optional', async () => {
+    const plan = await planCases([parseCase(ec2Case('{ kind: metadata-ec2, imdsv2: optional }'), '/cases/ec2.yaml')], lookup, creds);
+    expect(plan.cells.map((c) => c.id).sort()).toEqual(['ec2/cirros/metadata-ec2-imdsv2-optional/dhcp', 'ec2/deb/metadata-ec2-imdsv2-optional/dhcp']);
+  });
+});

@@ -67,10 +67,6 @@ def ec2_datasource(url):
     """
     import logging
     import tempfile
-    from unittest import mock
-
-    from cloudinit import distros, helpers, util
-    from cloudinit.sources import DataSourceEc2
 
     problems = []
 
@@ -80,7 +76,20 @@ def ec2_datasource(url):
 
     handler = Collect(level=logging.WARNING)
     logging.getLogger().addHandler(handler)
-    tmp = tempfile.mkdtemp(prefix="cloudprobe-ec2ds-")
+    tmp_dir = tempfile.TemporaryDirectory(prefix="cloudprobe-ec2ds-")
+    try:
+        return _ec2_datasource_in(url, tmp_dir.name, problems)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        tmp_dir.cleanup()
+
+
+def _ec2_datasource_in(url, tmp, problems):
+    from unittest import mock
+
+    from cloudinit import distros, helpers, util
+    from cloudinit.sources import DataSourceEc2
+
     paths = helpers.Paths({"cloud_dir": tmp, "run_dir": tmp})
     distro = distros.fetch("debian")("debian", {}, paths)
     sys_cfg = {"datasource": {"Ec2": {"metadata_urls": [url], "max_wait": 10, "timeout": 5}}}
@@ -102,7 +111,6 @@ def ec2_datasource(url):
                 userdata=ds.userdata_raw,
                 network_config=ds.network_config,
             )
-    logging.getLogger().removeHandler(handler)
     out["problems"] = problems
     out["blocked"] = BLOCKED
     return out

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { buildConfigDrive, type ConfigDriveFormat } from '../datasource/configdrive.ts';
-import { loadInstanceFile } from '../datasource/instance.ts';
+import { loadInstanceFile } from '../model/instance.ts';
 
 export function registerDrive(program: Command): void {
   const drive = program.command('drive').description('OpenStack config drives (nova layout, label config-2)');

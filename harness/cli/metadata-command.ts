@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { loadInstanceFile } from '../datasource/instance.ts';
+import { loadInstanceFile } from '../model/instance.ts';
 import { startMetadataService, type Imdsv2Mode } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
 

@@ -6,12 +6,12 @@ import type { Command } from 'commander';
 import { catalogDir, loadCatalog } from '../images/manifest.ts';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
-import type { CellResult, CellSpec } from '../matrix/cell.ts';
-import { caseFileSchema } from '../matrix/case-schema.ts';
-import { planFromFiles } from '../matrix/plan-files.ts';
-import { runMatrix, type KeepMode, type MatrixEvent, type MatrixOptions, type RunCellFn, type RunCellOptions } from '../matrix/runner.ts';
+import type { CellResult, CellSpec } from '../model/cell.ts';
+import { caseFileSchema } from '../plan/case-schema.ts';
+import { planFromFiles } from '../plan/plan-files.ts';
+import { runMatrix, type KeepMode, type MatrixEvent, type MatrixOptions, type RunCellFn, type RunCellOptions } from '../run/scheduler.ts';
 import { runKeyPair } from '../ssh/keys.ts';
-import { defaultJobs, parseJobs, parseShard, type Shard } from '../matrix/select.ts';
+import { defaultJobs, parseJobs, parseShard, type Shard } from '../plan/select.ts';
 import { summarize, formatMs, type RunReport } from '../report/model.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
 import { writeReports } from '../report/write.ts';
@@ -66,7 +66,7 @@ errored, 2 for a broken case file or bad flag (nothing is booted then), 130 when
 
 async function loadRunCell(): Promise<RunCellFn> {
   // run-cell.ts is the VM layer's entry point; imported lazily so `--list` and planning never load QEMU code.
-  const mod: { runCell: RunCellFn } = await import('../matrix/run-cell.ts');
+  const mod: { runCell: RunCellFn } = await import('../run/run-cell.ts');
   return mod.runCell;
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { instanceFileSchema } from '../datasource/instance.ts';
+import { instanceFileSchema } from '../model/instance.ts';
 import { UserError } from '../util/errors.ts';
 
 /**

@@ -1,9 +1,9 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadInstanceFile, resolveInstance, type Instance } from '../datasource/instance.ts';
-import { DATASOURCE_KINDS, type CellSpec, type DatasourceKind } from '../matrix/cell.ts';
-import { runCell } from '../matrix/run-cell.ts';
+import { loadInstanceFile, resolveInstance, type Instance } from '../model/instance.ts';
+import { DATASOURCE_KINDS, type CellSpec, type DatasourceKind } from '../model/cell.ts';
+import { runCell } from '../run/run-cell.ts';
 import { generateKeyPair } from '../ssh/keys.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -54,6 +54,8 @@ export function registerVm(program: Command): void {
         caseName: 'vm-boot',
         image,
         datasource: flags.datasource,
+        datasourceLabel: flags.datasource,
+        networkBackend: 'user',
         imdsv2: 'off',
         network: instance.nics[0]?.mode ?? 'dhcp',
         instance,

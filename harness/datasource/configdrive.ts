@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { requireTool, which } from '../host/tools.ts';
-import type { Instance } from './instance.ts';
+import type { Instance } from '../model/instance.ts';
 import { configDriveFiles, type Random } from './nova-metadata.ts';
 
 /** nova/virt/configdrive.py: the label cloud-init and Cirros look for. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Instance, Nic } from './instance.ts';
+import type { Instance, Nic } from '../model/instance.ts';
 import { pythonJsonDumps } from './python-json.ts';
 
 /**

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { PROBE_NAMES } from '../probes/verdict.ts';
+import { PROBE_NAMES } from '../model/probe.ts';
 import { UserError } from '../util/errors.ts';
 import { loadYamlFile, YamlValidationError } from '../util/yaml-file.ts';
 

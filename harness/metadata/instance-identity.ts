@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Instance } from '../datasource/instance.ts';
+import type { Instance } from '../model/instance.ts';
 import { ec2AmiId, ec2InstanceId } from '../datasource/nova-metadata.ts';
 
 /**

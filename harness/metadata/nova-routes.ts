@@ -1,4 +1,4 @@
-import type { Instance } from '../datasource/instance.ts';
+import type { Instance } from '../model/instance.ts';
 import {
   EC2_VERSIONS,
   ec2MetaData,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Instance } from '../datasource/instance.ts';
+import type { Instance } from '../model/instance.ts';
 import { parseTtl, TOKEN_HEADER, TOKEN_TTL_HEADER, TokenStore } from './imds-tokens.ts';
 import { startInstanceProxy, type InstanceProxy } from './instance-proxy.ts';
 import { lookup, normalizeRequestPath, rootListing, TEXT, type Resource } from './nova-routes.ts';

@@ -1,7 +1,7 @@
 import { tryPasswordLogin } from '../ssh/client.ts';
 import { keyBlob } from '../ssh/keys.ts';
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from './verdict.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /**
  * The authorized_keys line that carries `publicKey` and lets it log in: cloud-init's disable_root

@@ -1,5 +1,5 @@
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from './verdict.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /** WARNING and worse lines of cloud-init.log: what cloud-init ≥ 23.4 reports as recoverable_errors. */
 export function logProblems(log: string): string[] {

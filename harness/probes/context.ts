@@ -1,6 +1,6 @@
 import type { ExecResult } from '../ssh/client.ts';
-import type { Expectations } from './expectations.ts';
-import type { ProbeName, ProbeVerdict } from './verdict.ts';
+import type { Expectations } from '../model/expectations.ts';
+import type { ProbeName, ProbeVerdict } from '../model/probe.ts';
 
 /** One request the metadata service saw for this instance. */
 export interface MetadataRequest {

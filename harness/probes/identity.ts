@@ -1,5 +1,5 @@
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from './verdict.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /** `hostname`, /etc/hostname and `hostname -f` against the expected short name and fqdn. */
 export async function probeHostname(ctx: ProbeContext): Promise<ProbeVerdict> {

@@ -1,5 +1,5 @@
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from './verdict.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /**
  * Whether a requested path satisfies an expected one. `/openstack/latest/…` stands for whichever

@@ -1,4 +1,4 @@
-import type { NicExpectation } from './expectations.ts';
+import type { NicExpectation } from '../model/expectations.ts';
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
 import {
   parseDefaultRoutes,
@@ -11,7 +11,7 @@ import {
   type LiveIface,
   type RenderedNic,
 } from './network-state.ts';
-import type { ProbeName, ProbeVerdict } from './verdict.ts';
+import type { ProbeName, ProbeVerdict } from '../model/probe.ts';
 
 export const RENDERED_CONFIG: Record<'eni' | 'netplan', string> = {
   eni: '/etc/network/interfaces.d/50-cloud-init',

@@ -5,7 +5,7 @@ import { probeEtcHosts, probeHostname } from './identity.ts';
 import { probeMetadataRequests } from './metadata.ts';
 import { probeMultiNic, probeNicMode } from './network.ts';
 import { probeRuncmd, probeTimezone } from './system.ts';
-import { PROBE_NAMES, type ProbeName, type ProbeVerdict } from './verdict.ts';
+import { PROBE_NAMES, type ProbeName, type ProbeVerdict } from '../model/probe.ts';
 
 export const PROBES: Record<ProbeName, (ctx: ProbeContext) => Promise<ProbeVerdict>> = {
   hostname: probeHostname,

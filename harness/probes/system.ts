@@ -1,6 +1,6 @@
 import { shellQuote } from './shell.ts';
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from './verdict.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /** /etc/timezone and the /etc/localtime link must both name the zone. */
 export async function probeTimezone(ctx: ProbeContext): Promise<ProbeVerdict> {

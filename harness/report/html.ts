@@ -1,5 +1,5 @@
-import type { CellResult } from '../matrix/cell.ts';
-import type { ProbeVerdict } from '../probes/verdict.ts';
+import type { CellResult } from '../model/cell.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 import { artifactLink } from './markdown.ts';
 import { formatMs, matrixGroups, skipReasons, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
 

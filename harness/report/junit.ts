@@ -1,5 +1,5 @@
-import type { CellResult } from '../matrix/cell.ts';
-import type { ProbeVerdict } from '../probes/verdict.ts';
+import type { CellResult } from '../model/cell.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 import type { RunReport } from './model.ts';
 
 /**

@@ -1,6 +1,5 @@
-import type { CellResult } from '../matrix/cell.ts';
-import type { SkippedCell } from '../matrix/planner.ts';
-import type { ProbeVerdict } from '../probes/verdict.ts';
+import type { CellResult, SkippedCell } from '../model/cell.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 
 /** Everything a report is rendered from; results.json is exactly this, secrets redacted. */
 export interface RunReport {

@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
-import type { CellResult } from '../../harness/matrix/cell.ts';
-import { describeMatrix, planCaseFiles } from '../../harness/matrix/vitest.ts';
+import type { CellResult } from '../../harness/model/cell.ts';
+import { describeMatrix, planCaseFiles } from '../../harness/vitest/index.ts';
 import { runProbes } from '../../harness/probes/run.ts';
-import type { ProbeVerdict } from '../../harness/probes/verdict.ts';
+import type { ProbeVerdict } from '../../harness/model/probe.ts';
 import { runKeyPair } from '../../harness/ssh/keys.ts';
 
 /**

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
-import type { CellResult } from '../../harness/matrix/cell.ts';
-import { describeMatrix, planCaseFiles } from '../../harness/matrix/vitest.ts';
+import type { CellResult } from '../../harness/model/cell.ts';
+import { describeMatrix, planCaseFiles } from '../../harness/vitest/index.ts';
 
 /**
  * The netplan flavour (netplan.io + systemd-networkd, /etc/netplan/50-cloud-init.yaml) on one

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseInstance, type Instance } from '../../harness/datasource/instance.ts';
+import { parseInstance, type Instance } from '../../harness/model/instance.ts';
 
 /** A deterministic byte source (sha256 counter mode), so random_seed is reproducible in tests. */
 export function seededRandom(seed: string): (size: number) => Buffer {

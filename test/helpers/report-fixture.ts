@@ -1,5 +1,4 @@
-import type { CellResult, CellSpec } from '../../harness/matrix/cell.ts';
-import type { SkippedCell } from '../../harness/matrix/planner.ts';
+import type { CellResult, CellSpec, SkippedCell } from '../../harness/model/cell.ts';
 import { summarize, type RunReport } from '../../harness/report/model.ts';
 
 /** A small run: one pass (with an n/a), one fail, one error (console tail with escapes), one skipped. */
@@ -14,6 +13,8 @@ function spec(id: string): Omit<CellSpec, 'secrets'> {
     caseName,
     image,
     datasource: datasource as CellSpec['datasource'],
+    datasourceLabel: datasource,
+    networkBackend: 'user',
     imdsv2: 'off',
     network,
     instance: {
@@ -73,7 +74,7 @@ export function fixtureReport(artifactsRoot: string): RunReport {
     },
   };
   const skipped: SkippedCell[] = [
-    { id: 'cirros/cirros-0.6.3/configdrive-iso9660/static', caseName: 'cirros', image: 'cirros-0.6.3', datasource: 'configdrive-iso9660', network: 'static', reason: 'cirros-0.6.3 applies only dhcp from network_data.json, not a static address', kind: 'inapplicable' },
+    { id: 'cirros/cirros-0.6.3/configdrive-iso9660/static', caseName: 'cirros', image: 'cirros-0.6.3', datasource: 'configdrive-iso9660', datasourceLabel: 'configdrive-iso9660', network: 'static', reason: 'cirros-0.6.3 applies only dhcp from network_data.json, not a static address', kind: 'inapplicable' },
   ];
   const results = [pass, fail, error];
   return {

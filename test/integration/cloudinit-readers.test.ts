@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfigDrive } from '../../harness/datasource/configdrive.ts';
-import type { Instance } from '../../harness/datasource/instance.ts';
+import type { Instance } from '../../harness/model/instance.ts';
 import { configDriveFiles, ec2AmiId, ec2InstanceId, networkData } from '../../harness/datasource/nova-metadata.ts';
 import { startMetadataService, type MetadataService } from '../../harness/metadata/service.ts';
 import { bytesOf, cloudInitPythonPath, runCloudInitReaders } from '../helpers/cloud-init-package.ts';

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfigDrive, VFAT_SIZE_BYTES } from '../../harness/datasource/configdrive.ts';
-import type { Instance } from '../../harness/datasource/instance.ts';
+import type { Instance } from '../../harness/model/instance.ts';
 import { configDriveFiles } from '../../harness/datasource/nova-metadata.ts';
 import { fullInstance, seededRandom } from '../helpers/instances.ts';
 

@@ -13,7 +13,7 @@ let report: { testResults: { assertionResults: { fullName: string; status: strin
 const SECRET = 'Vt9kQ2mZ7xLp4RwS';
 
 const SUITE = `
-import { describeMatrix } from '${ROOT}/harness/matrix/vitest.ts';
+import { describeMatrix } from '${ROOT}/harness/vitest/index.ts';
 const instance = { uuid: 'u', name: 'n', hostname: 'n', project_id: 'p', availability_zone: 'nova', launch_index: 0, meta: {}, public_keys: {}, vendor_data: {}, vendor_data2: {}, files: [], nics: [] };
 const cell = (id) => ({ id, caseName: 'c', image: 'img', datasource: 'configdrive-iso9660', imdsv2: 'off', network: 'dhcp', instance, expectations: {}, secrets: ['${SECRET}'] });
 const base = (c) => ({ id: c.id, cell: c, accel: { use: 'tcg', reason: 'test' }, timings: { totalMs: 5 }, artifactsDir: '/tmp/a/' + c.id, artifacts: {} });

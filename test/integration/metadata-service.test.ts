@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Instance } from '../../harness/datasource/instance.ts';
+import type { Instance } from '../../harness/model/instance.ts';
 import { ec2InstanceId, metaData, networkData } from '../../harness/datasource/nova-metadata.ts';
 import { pythonJsonDumps } from '../../harness/datasource/python-json.ts';
 import { PASSWORD_MAX_BYTES, startMetadataService, type InstanceEndpoint, type MetadataService } from '../../harness/metadata/service.ts';

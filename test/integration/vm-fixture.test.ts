@@ -3,10 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveInstance, type Instance } from '../../harness/datasource/instance.ts';
+import { resolveInstance, type Instance } from '../../harness/model/instance.ts';
 import { ensureImage } from '../../harness/images/ensure.ts';
-import type { CellSpec, DatasourceKind } from '../../harness/matrix/cell.ts';
-import { runCell } from '../../harness/matrix/run-cell.ts';
+import type { CellSpec, DatasourceKind } from '../../harness/model/cell.ts';
+import { usesMetadataService } from '../../harness/model/datasources.ts';
+import { runCell } from '../../harness/run/run-cell.ts';
 import { generateKeyPair } from '../../harness/ssh/keys.ts';
 import { bootVm } from '../../harness/vm/boot.ts';
 import { StageError } from '../../harness/vm/readiness.ts';
@@ -50,6 +51,8 @@ async function fixtureCell(datasource: DatasourceKind, name: string): Promise<{ 
     caseName: 'fixture',
     image: 'fixture-busybox',
     datasource,
+    datasourceLabel: datasource,
+    networkBackend: 'user',
     imdsv2: 'off',
     network: 'dhcp',
     instance,
@@ -57,7 +60,7 @@ async function fixtureCell(datasource: DatasourceKind, name: string): Promise<{ 
       hostname: instance.hostname,
       authorizedKeys: [{ user: 'root', keys: [key.publicKey] }],
       timezone: 'Asia/Shanghai',
-      ...(datasource.startsWith('metadata-') ? { metadataRequests: ['/openstack/latest/meta_data.json'] } : {}),
+      ...(usesMetadataService(datasource) ? { metadataRequests: ['/openstack/latest/meta_data.json'] } : {}),
     },
     secrets: ['not-a-real-secret-0xdeadbeef'],
   };

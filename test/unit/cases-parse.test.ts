@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { loadCases, parseCase } from '../../harness/matrix/case-file.ts';
-import { caseJsonSchema, substitutePlaceholders } from '../../harness/matrix/case-schema.ts';
+import { loadCases, parseCase } from '../../harness/plan/case-file.ts';
+import { caseJsonSchema, substitutePlaceholders } from '../../harness/plan/case-schema.ts';
 import { YamlValidationError } from '../../harness/util/yaml-file.ts';
 
 const GOOD = `name: demo

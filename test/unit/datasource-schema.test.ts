@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jsonSchemaOf, registerSchema } from '../../harness/cli/schema-command.ts';
-import { instanceFileSchema } from '../../harness/datasource/instance.ts';
+import { instanceFileSchema } from '../../harness/model/instance.ts';
 
 describe('schema registry', () => {
   it('has the instance schema, input side (fields with defaults are optional)', () => {

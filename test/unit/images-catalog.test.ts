@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_NAMES } from '../../harness/probes/verdict.ts';
+import { PROBE_NAMES } from '../../harness/model/probe.ts';
 import { getManifest, loadCatalog } from '../../harness/images/manifest.ts';
 import { loadRecipe } from '../../harness/images/recipe.ts';
 import { YamlValidationError } from '../../harness/util/yaml-file.ts';

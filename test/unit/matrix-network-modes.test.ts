@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nicExpectations, nicsFor, primaryNetPrefix } from '../../harness/matrix/network-modes.ts';
+import { nicExpectations, nicsFor, primaryNetPrefix } from '../../harness/plan/network-modes.ts';
 
 describe('network modes', () => {
   it('static addresses sit outside slirp DHCP (.15+) on the net the datasource needs', () => {

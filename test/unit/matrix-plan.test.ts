@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestSchema, type ImageManifest } from '../../harness/images/manifest.ts';
-import { parseCase } from '../../harness/matrix/case-file.ts';
-import { planCases, type ImageInfo } from '../../harness/matrix/planner.ts';
+import { parseCase } from '../../harness/plan/case-file.ts';
+import { planCases, type ImageInfo } from '../../harness/plan/planner.ts';
 import { UserError } from '../../harness/util/errors.ts';
 
 function manifest(name: string, extra: Record<string, unknown> = {}): ImageManifest {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CellResult, CellSpec } from '../../harness/matrix/cell.ts';
-import { runMatrix, type RunCellFn } from '../../harness/matrix/runner.ts';
+import type { CellResult, CellSpec } from '../../harness/model/cell.ts';
+import { runMatrix, type RunCellFn } from '../../harness/run/scheduler.ts';
 
 // The scheduler alone, with a stand-in cell runner: real VMs are the e2e tier's business.
 function cell(id: string): CellSpec {
@@ -9,6 +9,8 @@ function cell(id: string): CellSpec {
     caseName: 'c',
     image: 'img',
     datasource: 'configdrive-iso9660',
+    datasourceLabel: 'configdrive-iso9660',
+    networkBackend: 'user',
     imdsv2: 'off',
     network: 'dhcp',
     instance: { uuid: id, name: 'n', hostname: 'n', project_id: 'p', availability_zone: 'nova', launch_index: 0, meta: {}, public_keys: {}, vendor_data: {}, vendor_data2: {}, files: [], nics: [] },

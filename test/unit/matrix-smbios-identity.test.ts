@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ec2SystemUuid, smbiosIdentity } from '../../harness/matrix/smbios-identity.ts';
+import { ec2SystemUuid, smbiosIdentity } from '../../harness/model/datasources.ts';
 import { buildQemuArgs } from '../../harness/vm/qemu-args.ts';
 import type { VmSpec } from '../../harness/vm/spec.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultJobs, idMatcher, MEMORY_PER_JOB, parseJobs, parseShard, selectCells, shardOf } from '../../harness/matrix/select.ts';
+import { defaultJobs, idMatcher, MEMORY_PER_JOB, parseJobs, parseShard, selectCells, shardOf } from '../../harness/plan/select.ts';
 
 const ids = (n: number) =>
   Array.from({ length: n }, (_, k) => ({ id: `case-${k % 3}/img-${k % 2}/ds-${k}/net`, image: `img-${k % 2}` }));

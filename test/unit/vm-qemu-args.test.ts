@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildQemuArgs, qemuEscape } from '../../harness/vm/qemu-args.ts';
-import { planNics } from '../../harness/vm/nic-plan.ts';
+import { planNics } from '../../harness/network/user.ts';
 import { cidrContains, networkOf, slirpDhcpAddress, type VmSpec } from '../../harness/vm/spec.ts';
 
 const UUID = '0f3c1c2e-5b7a-4d5e-9a2b-1c2d3e4f5a6b';

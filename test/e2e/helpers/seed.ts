@@ -1,7 +1,7 @@
-import type { Nic } from '../../../harness/datasource/instance.ts';
-import { resolveInstance } from '../../../harness/datasource/instance.ts';
-import type { CellSpec, DatasourceKind } from '../../../harness/matrix/cell.ts';
-import type { Expectations } from '../../../harness/probes/expectations.ts';
+import type { Nic } from '../../../harness/model/instance.ts';
+import { resolveInstance } from '../../../harness/model/instance.ts';
+import type { CellSpec, DatasourceKind } from '../../../harness/model/cell.ts';
+import { datasourceDef, usesMetadataService } from '../../../harness/model/datasources.ts';
 
 /**
  * The seed article's scenario: its #cloud-config (passwords root:1 / ubuntu:1, password SSH,
@@ -33,13 +33,6 @@ export const MAC = '52:54:00:12:34:56';
 export const STATIC_NIC: Nic = { mac: MAC, mode: 'static', address: '10.0.2.50/24', gateway: '10.0.2.2', dns: ['10.0.2.3'] };
 export const DHCP_NIC: Nic = { mac: MAC, mode: 'dhcp', dns: [] };
 
-const DATASOURCE: Record<DatasourceKind, NonNullable<Expectations['datasource']>> = {
-  'configdrive-iso9660': 'ConfigDrive',
-  'configdrive-vfat': 'ConfigDrive',
-  'metadata-openstack': 'OpenStack',
-  'metadata-ec2': 'Ec2',
-};
-
 export async function seedCell(opts: { image: string; datasource: DatasourceKind; nic: Nic; publicKey: string; name: string }): Promise<CellSpec> {
   const instance = await resolveInstance(
     {
@@ -64,7 +57,9 @@ export async function seedCell(opts: { image: string; datasource: DatasourceKind
     caseName: 'seed',
     image: opts.image,
     datasource: opts.datasource,
+    datasourceLabel: opts.datasource,
     imdsv2: 'off',
+    networkBackend: 'user',
     network,
     instance,
     expectations: {
@@ -80,8 +75,8 @@ export async function seedCell(opts: { image: string; datasource: DatasourceKind
       timezone: 'Asia/Shanghai',
       runcmdPaths: ['/yunshan'],
       nics: [{ mac: opts.nic.mac, mode: opts.nic.mode, ...(opts.nic.address ? { address: opts.nic.address } : {}), ...(opts.nic.gateway ? { gateway: opts.nic.gateway } : {}) }],
-      datasource: DATASOURCE[opts.datasource],
-      ...(opts.datasource.startsWith('metadata-')
+      datasource: datasourceDef(opts.datasource).cloudInitName,
+      ...(usesMetadataService(opts.datasource)
         ? { metadataRequests: ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/openstack/latest/network_data.json'] }
         : {}),
       // cloud-init 22.4 warns (three times) that the seed's `chpasswd: list:` multiline form is

@@ -2,8 +2,8 @@
  * A harness process for the kill tests: runs one fixture cell through runCell and prints its log
  * lines (`work dir …`, `qemu pid …`) on stdout, so the test can kill it mid-boot.
  */
-import { resolveInstance } from '../../../harness/datasource/instance.ts';
-import { runCell } from '../../../harness/matrix/run-cell.ts';
+import { resolveInstance } from '../../../harness/model/instance.ts';
+import { runCell } from '../../../harness/run/run-cell.ts';
 import { generateKeyPair } from '../../../harness/ssh/keys.ts';
 
 const key = generateKeyPair('vm-kill-child');
@@ -13,7 +13,7 @@ const instance = await resolveInstance(
   artifactsRoot,
 );
 await runCell(
-  { id: 'kill/fixture/metadata/dhcp', caseName: 'kill', image: 'fixture-busybox', datasource: 'metadata-openstack', imdsv2: 'off', network: 'dhcp', instance, expectations: {}, secrets: [] },
+  { id: 'kill/fixture/metadata/dhcp', caseName: 'kill', image: 'fixture-busybox', datasource: 'metadata-openstack', datasourceLabel: 'metadata-openstack', imdsv2: 'off', networkBackend: 'user', network: 'dhcp', instance, expectations: {}, secrets: [] },
   { artifactsRoot, keep: 'never', sshKey: key, log: (l) => process.stdout.write(`${l}\n`) },
 );
 process.stdout.write('finished\n');

@@ -1,5 +1,5 @@
-import type { Nic } from '../datasource/instance.ts';
-import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from './spec.ts';
+import type { Nic } from '../model/instance.ts';
+import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
 
 /**
  * The instance's NICs → QEMU NICs, each on its own slirp network, and the address SSH must reach.

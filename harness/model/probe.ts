@@ -18,7 +18,12 @@ export const PROBE_NAMES = [
 
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
-export type VerdictStatus = 'pass' | 'fail' | 'n/a';
+/**
+ * pass / fail: what the probe saw in the guest; n/a: the probe does not apply to this image or
+ * scenario; error: the harness could not look (lost SSH, a timeout, output it could not read) —
+ * never a judgement of the guest.
+ */
+export type VerdictStatus = 'pass' | 'fail' | 'n/a' | 'error';
 
 /** What one probe concluded about one VM, with the evidence it saw (commands and their output). */
 export interface ProbeVerdict {

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { resolveInstance } from '../datasource/instance.ts';
+import { resolveInstance } from '../model/instance.ts';
 import type { ImageManifest } from '../images/manifest.ts';
-import type { Expectations } from '../probes/expectations.ts';
+import type { Expectations } from '../model/expectations.ts';
 import { UserError } from '../util/errors.ts';
 import type { CaseExpect, DatasourceEntry, NetworkMode, Placeholder } from './case-schema.ts';
 import { datasourceLabel, substitutePlaceholders } from './case-schema.ts';
 import type { LoadedCase } from './case-file.ts';
-import type { CellSpec, DatasourceKind, Imdsv2Mode } from './cell.ts';
-import { datasourceCarriesNetworkData, nicExpectations, nicsFor } from './network-modes.ts';
+import type { CellSpec, DatasourceKind, Imdsv2Mode, Plan, SkippedCell } from '../model/cell.ts';
+import { nicExpectations, nicsFor } from './network-modes.ts';
+import { datasourceDef } from '../model/datasources.ts';
 
 /** What the planner needs to know about an image: its manifest, and whether it is in the cache. */
 export interface ImageInfo {
@@ -24,23 +25,6 @@ export interface RunCredentials {
   password: string;
 }
 
-/** A cell the planner left out, with the reason the report shows. */
-export interface SkippedCell {
-  id: string;
-  caseName: string;
-  image: string;
-  datasource: string;
-  network: string;
-  reason: string;
-  /** Why: the image cannot do it (capability profile), its image is not here, or the run was interrupted. */
-  kind: 'inapplicable' | 'unavailable' | 'cancelled';
-}
-
-export interface Plan {
-  cells: CellSpec[];
-  skipped: SkippedCell[];
-}
-
 /** A random password for this run: letters and digits only, so it is safe in chpasswd lists and YAML. */
 export function generatePassword(length = 20): string {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -51,22 +35,8 @@ function kindOf(d: DatasourceEntry): { kind: DatasourceKind; imdsv2: Imdsv2Mode 
   return typeof d === 'string' ? { kind: d, imdsv2: 'off' } : { kind: d.kind, imdsv2: d.imdsv2 };
 }
 
-const CLOUD_INIT_DATASOURCE: Record<DatasourceKind, NonNullable<Expectations['datasource']>> = {
-  'configdrive-iso9660': 'ConfigDrive',
-  'configdrive-vfat': 'ConfigDrive',
-  'metadata-openstack': 'OpenStack',
-  'metadata-ec2': 'Ec2',
-};
-
-/**
- * Paths cloud-init's OpenStack datasource fetches: the version listing, then the newest version it
- * knows that the service offers — 2018-08-27 for every cloud-init up to now (seen in the request
- * log of a Debian 12 boot), never `latest`. A case can list its own with `metadata_requests`.
- */
-const OPENSTACK_REQUESTS = ['/openstack', '/openstack/2018-08-27/meta_data.json', '/openstack/2018-08-27/network_data.json'];
-
 function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSpec['instance']['nics']): Expectations {
-  const isMetadata = datasource.startsWith('metadata-');
+  const def = datasourceDef(datasource);
   const out: Expectations = {
     ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
     ...(e.fqdn !== undefined ? { fqdn: e.fqdn } : {}),
@@ -76,11 +46,11 @@ function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSp
     ...(e.timezone !== undefined ? { timezone: e.timezone } : {}),
     ...(e.runcmd_paths ? { runcmdPaths: e.runcmd_paths } : {}),
     nics: e.nics ?? nicExpectations(nics, datasource),
-    datasource: e.datasource ?? CLOUD_INIT_DATASOURCE[datasource],
+    datasource: e.datasource ?? def.cloudInitName,
   };
-  if (isMetadata) {
-    const requests = e.metadata_requests ?? (datasource === 'metadata-openstack' ? OPENSTACK_REQUESTS : undefined);
-    if (requests) out.metadataRequests = requests;
+  if (def.transport.kind === 'service') {
+    const requests = e.metadata_requests ?? def.defaultMetadataRequests;
+    if (requests) out.metadataRequests = [...requests];
   }
   if (e.clean_boot !== false) out.cleanBoot = { allowedRecoverable: e.clean_boot.allowed_recoverable };
   return out;
@@ -94,7 +64,7 @@ function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv
     return { reason: `cloud-init on ${manifest.name} sees an AWS guest and needs IMDSv2 tokens there: use { kind: metadata-ec2, imdsv2: optional }`, always: true };
   }
   const wantsStatic = nicsFor(network, kind).some((n) => n.mode === 'static');
-  if (wantsStatic && !datasourceCarriesNetworkData(kind)) {
+  if (wantsStatic && !datasourceDef(kind).carriesNetworkData) {
     return { reason: `${kind} carries no network configuration, so a static address is never applied and SSH to it cannot work`, always: true };
   }
   if (wantsStatic && !manifest.capabilities.nic_modes.includes('static')) {
@@ -134,7 +104,7 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           );
           if (excluded) continue;
           const id = `${c.name}/${image}/${dsLabel}/${network}`;
-          const base = { id, caseName: c.name, image, datasource: dsLabel, network };
+          const base = { id, caseName: c.name, image, datasource: kind, datasourceLabel: dsLabel, network };
           const why = inapplicableReason(info.manifest, kind, imdsv2, network);
           if (why && (why.always || spec.inapplicable === 'skip')) {
             skipped.push({ ...base, reason: why.reason, kind: 'inapplicable' });
@@ -148,7 +118,7 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           // A fresh uuid per cell: cells never share an instance identity on the metadata service.
           const instance = await resolveInstance({ ...instanceFile, uuid: undefined, nics }, dirname(c.file));
           const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
-          cells.push({ id, caseName: c.name, image, datasource: kind, imdsv2, network, instance, expectations: expectationsFor(expect, kind, nics), secrets });
+          cells.push({ ...base, imdsv2, networkBackend: 'user', instance, expectations: expectationsFor(expect, kind, nics), secrets });
         }
       }
     }

@@ -1,7 +1,8 @@
 import { runKeyPair } from '../ssh/keys.ts';
 import { loadCases } from './case-file.ts';
 import { imageLookup } from './image-availability.ts';
-import { generatePassword, planCases, type ImageLookup, type Plan, type RunCredentials } from './planner.ts';
+import type { Plan } from '../model/cell.ts';
+import { generatePassword, planCases, type ImageLookup, type RunCredentials } from './planner.ts';
 import { selectCells, type Shard } from './select.ts';
 
 export interface PlanFromFilesOptions {

@@ -13,13 +13,13 @@ import { runKeyPair, type SshKeyPair } from '../ssh/keys.ts';
 import { ArtifactWriter } from '../vm/artifacts.ts';
 import { asRoot, bootVm, type BootedVm } from '../vm/boot.ts';
 import { registerTempDir } from '../vm/cleanup.ts';
-import { planNics } from '../vm/nic-plan.ts';
+import { planNics } from '../network/user.ts';
 import { createOverlay } from '../vm/overlay.ts';
 import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
 import type { BootSpec, VmSpec } from '../vm/spec.ts';
 import { createWorkDir, markKept } from '../vm/workdir.ts';
-import type { CellResult, CellSpec, ReadinessStage } from './cell.ts';
-import { smbiosIdentity } from './smbios-identity.ts';
+import type { CellResult, CellSpec, ReadinessStage } from '../model/cell.ts';
+import { smbiosIdentity } from '../model/datasources.ts';
 
 export interface RunCellOptions {
   /** The cell's artifacts go to `<artifactsRoot>/<cell.id>/`. */

@@ -2,15 +2,14 @@ import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
-import { PROBE_NAMES } from '../probes/verdict.ts';
+import { PROBE_NAMES } from '../model/probe.ts';
 import { summarize, type RunReport } from '../report/model.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
 import { writeReports } from '../report/write.ts';
-import type { CellResult, CellSpec } from './cell.ts';
-import { planFromFiles, type PlanFromFilesOptions } from './plan-files.ts';
-import type { Plan } from './planner.ts';
-import { crashedResult, type KeepMode, type RunCellFn, type RunCellOptions } from './runner.ts';
-import { defaultJobs } from './select.ts';
+import type { CellResult, CellSpec, Plan } from '../model/cell.ts';
+import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
+import { crashedResult, type KeepMode, type RunCellFn, type RunCellOptions } from '../run/scheduler.ts';
+import { defaultJobs } from '../plan/select.ts';
 
 /**
  * The case matrix as vitest tests, for cases written in TypeScript or read from case files:
@@ -44,7 +43,7 @@ export interface MatrixSuiteOptions {
 }
 
 async function defaultRunCell(): Promise<RunCellFn> {
-  const mod: { runCell: RunCellFn } = await import('./run-cell.ts');
+  const mod: { runCell: RunCellFn } = await import('../run/run-cell.ts');
   return mod.runCell;
 }
 

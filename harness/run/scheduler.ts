@@ -1,8 +1,7 @@
 import pLimit from 'p-limit';
 import type { MetadataService } from '../metadata/service.ts';
 import type { ProbeContext } from '../probes/context.ts';
-import type { CellResult, CellSpec } from './cell.ts';
-import type { SkippedCell } from './planner.ts';
+import { coordinatesOf, type CellResult, type CellSpec, type SkippedCell } from '../model/cell.ts';
 
 /** Runs planned cells in parallel (p-limit), one runCell per cell, and stops cleanly on abort. */
 
@@ -71,7 +70,7 @@ export async function runMatrix(cells: CellSpec[], opts: MatrixOptions): Promise
     cells.map((cell) =>
       limit(async () => {
         if (opts.signal?.aborted) {
-          cancelled.push({ id: cell.id, caseName: cell.caseName, image: cell.image, datasource: cell.id.split('/')[2] ?? cell.datasource, network: cell.network, reason: 'run interrupted before this cell started', kind: 'cancelled' });
+          cancelled.push({ ...coordinatesOf(cell), reason: 'run interrupted before this cell started', kind: 'cancelled' });
           emit({ type: 'cancelled', cell });
           return;
         }

@@ -1,6 +1,6 @@
-import type { Nic } from '../datasource/instance.ts';
-import type { NicExpectation } from '../probes/expectations.ts';
-import type { DatasourceKind } from './cell.ts';
+import type { Nic } from '../model/instance.ts';
+import type { NicExpectation } from '../model/expectations.ts';
+import { datasourceDef, usesMetadataService, type DatasourceKind } from '../model/datasources.ts';
 import type { NetworkMode } from './case-schema.ts';
 
 /**
@@ -17,7 +17,7 @@ export const NIC_MACS = ['52:54:00:12:34:56', '52:54:00:12:34:57'] as const;
 
 /** The slirp /24 prefix the first NIC lives on for this datasource. */
 export function primaryNetPrefix(datasource: DatasourceKind): string {
-  return datasource.startsWith('metadata-') ? '169.254.169' : '10.0.2';
+  return usesMetadataService(datasource) ? '169.254.169' : '10.0.2';
 }
 
 function staticNic(mac: string, prefix: string, withGateway: boolean): Nic {
@@ -49,18 +49,9 @@ export function nicsFor(mode: NetworkMode, datasource: DatasourceKind): Nic[] {
   }
 }
 
-/**
- * Whether cloud-init renders network_data.json for this datasource. Config drives and the
- * OpenStack metadata service both carry it (cloud-init's `apply_network_config` defaults to true);
- * the EC2 API has no network_data, so cloud-init falls back to DHCP on the first NIC only.
- */
-export function datasourceCarriesNetworkData(datasource: DatasourceKind): boolean {
-  return datasource !== 'metadata-ec2';
-}
-
 /** What each NIC must look like after boot, in QEMU order. */
 export function nicExpectations(nics: Nic[], datasource: DatasourceKind): NicExpectation[] {
-  if (!datasourceCarriesNetworkData(datasource)) {
+  if (!datasourceDef(datasource).carriesNetworkData) {
     return nics.map((n, k) => ({ mac: n.mac, mode: k === 0 ? 'dhcp' : 'unconfigured' }));
   }
   return nics.map((n) =>

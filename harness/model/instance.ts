@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
 import { loadYamlFile, parseYaml } from '../util/yaml-file.ts';
 
-/** The one model of an instance that both datasources (config drive, metadata service) serve. */
+/** The one model of an instance (the instance file) that both datasources (config drive, metadata service) serve. */
 
 const mac = z
   .string()

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { instanceFileSchema } from '../datasource/instance.ts';
-import { DATASOURCE_KINDS } from './cell.ts';
+import { instanceFileSchema } from '../model/instance.ts';
+import { DATASOURCE_KINDS } from '../model/cell.ts';
 
 /**
  * The YAML case file: matrix axes (images × datasources × networks, minus excludes), one instance

@@ -1,0 +1,89 @@
+import type { Instance } from './instance.ts';
+import type { DatasourceKind, Imdsv2Mode } from './datasources.ts';
+import type { Expectations } from './expectations.ts';
+import type { NetworkBackendKind } from './networks.ts';
+import type { ProbeVerdict } from './probe.ts';
+
+/** The contract between the planner (cases → cells), the cell runner (cell → VM → verdicts) and the reports. */
+
+export { DATASOURCE_KINDS, type DatasourceKind, type Imdsv2Mode } from './datasources.ts';
+
+/** What happens to a VM (and its work dir) after its probes: held for ssh until Ctrl-C, or stopped. */
+export const KEEP_MODES = ['on-failure', 'always', 'never'] as const;
+export type KeepMode = (typeof KEEP_MODES)[number];
+
+/** Where a cell sits in the matrix; a cell id is `<case>/<image>/<datasource label>/<network>`. */
+export interface CellCoordinates {
+  /** Stable, unique, path-safe: `<case>/<image>/<datasourceLabel>/<network>`. */
+  id: string;
+  caseName: string;
+  image: string;
+  datasource: DatasourceKind;
+  /** The datasource as the case names it in ids and excludes, e.g. `metadata-ec2-imdsv2-required`. */
+  datasourceLabel: string;
+  /** Label of the network layout (dhcp, static, multi-nic-dhcp, …); the NICs themselves are in instance.nics. */
+  network: string;
+}
+
+/** One matrix cell: one image booted once with one datasource and one network layout. */
+export interface CellSpec extends CellCoordinates {
+  imdsv2: Imdsv2Mode;
+  /** How the NICs reach the host (harness/model/networks.ts). */
+  networkBackend: NetworkBackendKind;
+  /** Resolved instance, with this run's generated key and password already substituted. */
+  instance: Instance;
+  expectations: Expectations;
+  /** Values never to be written to reports or logs (passwords). */
+  secrets: string[];
+}
+
+/** A cell the planner (or an interrupted run) left out, with the reason the report shows. */
+export interface SkippedCell extends CellCoordinates {
+  reason: string;
+  /** Why: the image cannot do it (capability profile), its image is not here, or the run was interrupted. */
+  kind: 'inapplicable' | 'unavailable' | 'cancelled';
+}
+
+export interface Plan {
+  cells: CellSpec[];
+  skipped: SkippedCell[];
+}
+
+export function coordinatesOf(c: CellCoordinates): CellCoordinates {
+  return { id: c.id, caseName: c.caseName, image: c.image, datasource: c.datasource, datasourceLabel: c.datasourceLabel, network: c.network };
+}
+
+export const READINESS_STAGES = ['process', 'kernel', 'ssh-banner', 'ssh-login', 'cloud-init', 'probes', 'done'] as const;
+export type ReadinessStage = (typeof READINESS_STAGES)[number];
+
+export interface CellResult {
+  id: string;
+  cell: Omit<CellSpec, 'secrets'>;
+  /**
+   * pass: every verdict pass or n/a; fail: some verdict failed (the guest did something wrong);
+   * error: the harness could not look — the boot never reached the probes, or a probe could not
+   * run (lost SSH, a timeout). A cell with both a failed and an errored probe is `fail`: what was
+   * seen to be wrong is reported first.
+   */
+  outcome: 'pass' | 'fail' | 'error';
+  verdicts: ProbeVerdict[];
+  /** Last readiness stage reached; on error, the stage that failed. */
+  stage: ReadinessStage;
+  error?: { stage: ReadinessStage; message: string; hint?: string; consoleTail?: string };
+  accel: { use: 'kvm' | 'tcg'; reason: string };
+  /** Milliseconds from QEMU start to each stage reached, plus total. */
+  timings: Partial<Record<ReadinessStage, number>> & { totalMs: number };
+  /** Directory of this cell's artifacts (serial log, cloud-init logs, status JSON, metadata log…). */
+  artifactsDir: string;
+  /** Relative artifact paths, by kind. */
+  artifacts: Record<string, string>;
+  /** Set when --keep held the VM: how to reach it while it ran. */
+  kept?: { sshCommand?: string; workDir?: string };
+}
+
+/** The outcome a set of verdicts gives: fail on any fail, else error on any error, else pass. */
+export function outcomeOf(verdicts: readonly ProbeVerdict[]): CellResult['outcome'] {
+  if (verdicts.some((v) => v.status === 'fail')) return 'fail';
+  if (verdicts.some((v) => v.status === 'error')) return 'error';
+  return 'pass';
+}

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
 import { buildImage } from '../images/build.ts';
 import { fetchImage } from '../images/download.ts';
 import { listImages, formatImageList } from '../images/list.ts';
 import { getManifest } from '../images/manifest.ts';
 
-/** Ctrl-C / SIGTERM must still run the exit hooks that remove temp dirs. */
+/** An interrupt (the CLI's one handler) exits at once, so the exit hooks that remove temp dirs and locks run. */
 function exitOnSignals(): void {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+  interruptSignal()?.addEventListener('abort', () => process.exit(interruptExitCode()), { once: true });
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { installInterruptHandler } from '../run/interrupt.ts';
 import { UserError } from '../util/errors.ts';
 import { registerDoctor } from './doctor-command.ts';
 import { registerDrive } from './drive-command.ts';
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
 /** Runs the CLI; returns the process exit code. User errors print one clear message, no stack. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  // The one interrupt handler of the process: commands and the run session listen to its signal.
+  const interrupt = installInterruptHandler();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -40,5 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    interrupt.dispose();
   }
 }

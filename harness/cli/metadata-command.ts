@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadInstanceFile } from '../model/instance.ts';
-import { startMetadataService, type Imdsv2Mode } from '../metadata/service.ts';
+import { startMetadataService } from '../metadata/service.ts';
+import { interruptSignal } from '../run/interrupt.ts';
+import { IMDSV2_MODES, type Imdsv2Mode } from '../model/datasources.ts';
 import { UserError } from '../util/errors.ts';
 
 interface ServeOptions {
@@ -19,17 +21,11 @@ function parsePort(value: string): number {
   return n;
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+/** Resolves when the entry point's interrupt handler fires (SIGINT, SIGTERM, parent gone). */
+function untilInterrupted(): Promise<void> {
+  const signal = interruptSignal();
+  if (!signal) throw new Error('metadata serve needs the CLI interrupt handler (harness/run/interrupt.ts)');
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 export function registerMetadata(program: Command): void {
@@ -40,14 +36,14 @@ export function registerMetadata(program: Command): void {
     .requiredOption('--instance <file>', 'instance YAML file (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--port <n>', 'service port (0: a free one)', '0')
     .option('--secret <s>', 'metadata proxy shared secret (default: random)')
-    .addOption(new Option('--imdsv2 <mode>', 'IMDSv2 session tokens for the EC2 tree').choices(['off', 'optional', 'required']).default('off'))
+    .addOption(new Option('--imdsv2 <mode>', 'IMDSv2 session tokens for the EC2 tree').choices(IMDSV2_MODES).default('off'))
     .option('--guest-ip <ip>', "the guests' address (X-Forwarded-For, EC2 local-ipv4); slirp's DHCP gives 169.254.169.15 on net=169.254.169.0/24")
     .option('--log-dir <dir>', 'also append each request to <dir>/<uuid>.metadata.jsonl')
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       const instances = [];
       for (const f of opts.instance) instances.push(await loadInstanceFile(f));
-      const stop = untilSignal();
+      const stop = untilInterrupted();
       const svc = await startMetadataService({ port, ...(opts.secret ? { secret: opts.secret } : {}), ...(opts.logDir ? { logDir: opts.logDir } : {}) }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') throw new UserError(`--port ${port}: 127.0.0.1:${port} is already in use`);
         throw err;

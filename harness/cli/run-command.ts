@@ -1,20 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
 import { catalogDir, loadCatalog } from '../images/manifest.ts';
-import { startMetadataService, type MetadataService } from '../metadata/service.ts';
-import { UserError } from '../util/errors.ts';
-import type { CellResult, CellSpec } from '../model/cell.ts';
+import { KEEP_MODES, type CellResult, type CellSpec, type KeepMode } from '../model/cell.ts';
 import { caseFileSchema } from '../plan/case-schema.ts';
 import { planFromFiles } from '../plan/plan-files.ts';
-import { runMatrix, type KeepMode, type MatrixEvent, type MatrixOptions, type RunCellFn, type RunCellOptions } from '../run/scheduler.ts';
-import { runKeyPair } from '../ssh/keys.ts';
 import { defaultJobs, parseJobs, parseShard, type Shard } from '../plan/select.ts';
-import { summarize, formatMs, type RunReport } from '../report/model.ts';
+import { formatMs } from '../report/model.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
-import { writeReports } from '../report/write.ts';
+import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
+import { RunSession, type RunOutcome } from '../run/session.ts';
+import { UserError } from '../util/errors.ts';
 import { registerSchema } from './schema-command.ts';
 
 interface RunOpts {
@@ -29,7 +26,6 @@ interface RunOpts {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-const KEEP_MODES = ['on-failure', 'always', 'never'] as const;
 
 const pkgVersion = async () => (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -57,60 +53,34 @@ Examples:
   npx cloudprobe run --shard 1/3 --report-dir reports/shard-1
 
 Exit status: 0 when every cell passed (skipped cells do not fail a run), 1 when a cell failed or
-errored, 2 for a broken case file or bad flag (nothing is booted then), 130 when interrupted.`,
+errored, 2 for a broken case file or bad flag (nothing is booted then), 130 when interrupted by
+Ctrl-C, 143 by SIGTERM or when the parent process (e.g. npx) went away — the reports are written
+and every VM's console and metadata logs kept either way.`,
     )
     .action(async (paths: string[], opts: RunOpts) => {
       process.exitCode = await runCommand(paths, opts);
     });
 }
 
-async function loadRunCell(): Promise<RunCellFn> {
-  // run-cell.ts is the VM layer's entry point; imported lazily so `--list` and planning never load QEMU code.
-  const mod: { runCell: RunCellFn } = await import('../run/run-cell.ts');
-  return mod.runCell;
-}
-
-/** One metadata service for the whole run; runCell adds each cell's instance (and its IMDSv2 mode) to it. */
-async function startMetadata(cells: CellSpec[]): Promise<MetadataService | undefined> {
-  if (!cells.some((c) => c.datasource.startsWith('metadata-'))) return undefined;
-  return startMetadataService();
-}
-
 function resultLine(r: CellResult): string {
   const t = formatMs(r.timings.totalMs);
+  const errored = r.verdicts.filter((v) => v.status === 'error');
   if (r.outcome === 'pass') {
     const na = r.verdicts.filter((v) => v.status === 'n/a').length;
     return `PASS  ${r.id} (${t}${na ? `, ${na} n/a` : ''})`;
   }
-  if (r.outcome === 'error') return `ERROR ${r.id} (${t}) at ${r.error?.stage ?? r.stage}: ${r.error?.message ?? 'unknown error'}`;
+  if (r.outcome === 'error') {
+    if (r.error) return `ERROR ${r.id} (${t}) at ${r.error.stage}: ${r.error.message}`;
+    return `ERROR ${r.id} (${t}): could not look: ${errored.map((v) => `${v.probe}: ${v.summary}`).join('; ')}`;
+  }
   const failed = r.verdicts.filter((v) => v.status === 'fail');
   return `FAIL  ${r.id} (${t}): ${failed.map((v) => `${v.probe}: ${v.summary}`).join('; ')}`;
 }
 
-/** What --keep left behind: a running VM's ssh command when runCell reports one, else its work dir. */
+/** What --keep left behind: a held VM's ssh command, else its work dir. */
 function keptLine(r: CellResult): string | undefined {
-  const kept = (r as CellResult & { kept?: { sshCommand?: string } }).kept;
-  if (kept?.sshCommand) return `kept ${r.id}: ${kept.sshCommand}`;
+  if (r.kept?.sshCommand) return `kept ${r.id}: ${r.kept.sshCommand}`;
   return r.artifacts.workDir ? `kept ${r.id}: work dir ${r.artifacts.workDir} (overlay, config drive, serial log)` : undefined;
-}
-
-/**
- * --keep: hold a VM after its probes (runCell's `inspect` hook) and print how to reach it, until
- * Ctrl-C. on-failure holds only cells with a failed probe (read from the cell's verdicts.json);
- * always holds every cell. A held VM keeps its job slot.
- */
-function holdHook(keep: KeepMode, artifactsRoot: string, signal: AbortSignal, say: (line: string) => void, keyFile: () => Promise<string>): ((cell: CellSpec) => Partial<RunCellOptions>) | undefined {
-  if (keep === 'never') return undefined;
-  return (cell) => ({
-    inspect: async (ctx) => {
-      if (keep === 'on-failure') {
-        const verdicts = JSON.parse(await readFile(join(artifactsRoot, cell.id, 'verdicts.json'), 'utf8').catch(() => '[]')) as { status: string }[];
-        if (!verdicts.some((v) => v.status === 'fail')) return;
-      }
-      say(`kept ${cell.id}: ssh -i ${await keyFile()} -p ${ctx.ssh.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${ctx.ssh.user}@${ctx.ssh.host}   (running until Ctrl-C)`);
-      await new Promise<void>((done) => (signal.aborted ? done() : signal.addEventListener('abort', () => done(), { once: true })));
-    },
-  });
 }
 
 export async function runCommand(paths: string[], opts: RunOpts): Promise<number> {
@@ -144,94 +114,48 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     throw new UserError(`not built yet: ${unbuilt.join(', ')} — run \`make image\` or ${unbuilt.map((i) => `npx cloudprobe images build ${i}`).join(' && ')} (or leave them out with --image/--filter)`);
   }
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  // The VM layer's safety net (harness/vm/cleanup.ts) stops its VMs on these signals too, and
-  // leaves the exit to us since we listen as well: the reports are written first.
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`\ncloudprobe: ${sig}: stopping every VM and writing reports (again to quit at once)\n`);
-      controller.abort(new Error(`interrupted by ${sig}`));
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  const startedAt = new Date();
-  let metadata: MetadataService | undefined;
-  let keyDir: string | undefined;
-  try {
-    say(`cloudprobe run: ${plan.cells.length} cells, ${plan.skipped.length} skipped, ${jobs} job(s)${shard ? `, shard ${shard.index}/${shard.count}` : ''}; reports in ${reportDir}`);
-    for (const s of plan.skipped) say(`SKIP  ${s.id}: ${s.reason}`);
-    const runCell = plan.cells.length ? await loadRunCell() : undefined;
-    metadata = await startMetadata(plan.cells);
-    const cellOptions = { artifactsRoot: join(reportDir, 'artifacts'), keep, ...(metadata ? { metadataService: metadata } : {}) };
-    const keyFile = async () => {
-      keyDir ??= await mkdtemp(join(tmpdir(), 'cloudprobe-keep-'));
-      const file = join(keyDir, 'id_ed25519');
-      await writeFile(file, runKeyPair().privateKey, { mode: 0o600 });
-      return file;
-    };
-    const perCell = holdHook(keep, cellOptions.artifactsRoot, controller.signal, say, keyFile);
-
-    const useTty = opts.progress === 'tty' || (opts.progress !== 'plain' && process.stdout.isTTY === true && !process.env.CI);
-    const outcome = runCell
-      ? useTty
-        ? await runWithListr(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, ...(perCell ? { perCell } : {}) }, secrets)
-        : await runMatrix(plan.cells, { jobs, runCell, cellOptions, signal: controller.signal, onEvent: plainPrinter(say), ...(perCell ? { perCell } : {}) })
-      : { results: [], cancelled: [] };
-
-    const finishedAt = new Date();
-    const skipped = [...plan.skipped, ...outcome.cancelled];
-    const report: RunReport = {
-      tool: 'cloudprobe',
-      version: await pkgVersion(),
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      wallMs: finishedAt.getTime() - startedAt.getTime(),
-      jobs,
-      ...(shard ? { shard } : {}),
-      interrupted: controller.signal.aborted,
-      results: outcome.results,
-      skipped,
-      summary: summarize(outcome.results, skipped),
-    };
-    const files = await writeReports(report, reportDir, secrets);
-    for (const r of outcome.results) {
-      const k = keptLine(r);
-      if (k) say(k);
-    }
-    const s = report.summary;
-    say(`${s.passed} passed, ${s.failed + s.errors} failed, ${s.skipped} skipped — wall ${formatMs(report.wallMs)}, VM time ${formatMs(s.vmMsTotal)} over ${jobs} job(s)`);
-    say(`reports: ${files.html} ${files.markdown} ${files.junit} ${files.json}`);
-    if (report.interrupted) return 130;
-    return s.failed + s.errors > 0 ? 1 : 0;
-  } finally {
-    await metadata?.close();
-    if (keyDir) await rm(keyDir, { recursive: true, force: true });
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  const session = new RunSession({
+    plan,
+    jobs,
+    artifactsRoot: join(reportDir, 'artifacts'),
+    reportDir,
+    keep,
+    ...(shard ? { shard } : {}),
+    version: await pkgVersion(),
+    ...(interruptSignal() ? { signal: interruptSignal()! } : {}),
+    say,
+  });
+  say(`cloudprobe run: ${plan.cells.length} cells, ${plan.skipped.length} skipped, ${jobs} job(s)${shard ? `, shard ${shard.index}/${shard.count}` : ''}; reports in ${reportDir}`);
+  for (const s of plan.skipped) say(`SKIP  ${s.id}: ${s.reason}`);
+  const useTty = opts.progress === 'tty' || (opts.progress !== 'plain' && process.stdout.isTTY === true && !process.env.CI);
+  const { report, files } = useTty ? await runWithListr(session, plan.cells, secrets) : await runPlain(session, say);
+  for (const r of report.results) {
+    const k = keptLine(r);
+    if (k) say(k);
   }
+  const s = report.summary;
+  say(`${s.passed} passed, ${s.failed + s.errors} failed, ${s.skipped} skipped — wall ${formatMs(report.wallMs)}, VM time ${formatMs(s.vmMsTotal)} over ${jobs} job(s)`);
+  if (files) say(`reports: ${files.html} ${files.markdown} ${files.junit} ${files.json}`);
+  if (report.interrupted) return interruptExitCode();
+  return s.failed + s.errors > 0 ? 1 : 0;
 }
 
-function plainPrinter(say: (line: string) => void): (e: MatrixEvent) => void {
+/** Plain lines, one per event: for logs and CI. */
+function runPlain(session: RunSession, say: (line: string) => void): Promise<RunOutcome> {
   const stamp = () => new Date().toISOString().slice(11, 19);
-  return (e) => {
+  session.onEvent((e) => {
     if (e.type === 'start') say(`[${stamp()}] start ${e.cell.id}`);
     else if (e.type === 'log') say(`[${stamp()}] ${e.cell.id}: ${e.line}`);
     else if (e.type === 'done') say(`[${stamp()}] ${resultLine(e.result)}`);
     else say(`[${stamp()}] cancelled ${e.cell.id}`);
-  };
+  });
+  return session.run();
 }
 
-/** listr2 on a TTY: one line per cell; p-limit (in runMatrix) still decides what runs when. */
-async function runWithListr(cells: CellSpec[], opts: Omit<MatrixOptions, 'onEvent'>, secrets: string[]): ReturnType<typeof runMatrix> {
+/** listr2 on a TTY: one line per cell; the session's scheduler still decides what runs when. */
+async function runWithListr(session: RunSession, cells: CellSpec[], secrets: string[]): Promise<RunOutcome> {
   type Hooks = { setTitle(t: string): void; setOutput(o: string): void; finish(r?: CellResult): void };
   const hooks = new Map<string, Hooks>();
-  const ready = new Map<string, Promise<void>>();
   const list = new Listr(
     cells.map((cell) => ({
       title: `${cell.id} (queued)`,
@@ -248,24 +172,21 @@ async function runWithListr(cells: CellSpec[], opts: Omit<MatrixOptions, 'onEven
   );
   const rendered = list.run().catch(() => {});
   // Listr calls each task function on its next tick; wait until every cell has its hooks.
-  for (const c of cells) ready.set(c.id, waitFor(() => hooks.has(c.id)));
-  await Promise.all(ready.values());
-  const outcome = await runMatrix(cells, {
-    ...opts,
-    onEvent: (e) => {
-      const h = hooks.get(e.cell.id);
-      if (!h) return;
-      if (e.type === 'start') h.setTitle(`${e.cell.id} (running)`);
-      else if (e.type === 'log') h.setOutput(e.line);
-      else if (e.type === 'done') {
-        h.setTitle(redactText(resultLine(e.result), secrets));
-        h.finish(e.result);
-      } else {
-        h.setTitle(`${e.cell.id} (cancelled)`);
-        h.finish();
-      }
-    },
+  await Promise.all(cells.map((c) => waitFor(() => hooks.has(c.id))));
+  session.onEvent((e) => {
+    const h = hooks.get(e.cell.id);
+    if (!h) return;
+    if (e.type === 'start') h.setTitle(`${e.cell.id} (running)`);
+    else if (e.type === 'log') h.setOutput(e.line);
+    else if (e.type === 'done') {
+      h.setTitle(redactText(resultLine(e.result), secrets));
+      h.finish(e.result);
+    } else {
+      h.setTitle(`${e.cell.id} (cancelled)`);
+      h.finish();
+    }
   });
+  const outcome = await session.run();
   await rendered;
   return outcome;
 }

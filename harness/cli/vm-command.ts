@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadInstanceFile, resolveInstance, type Instance } from '../model/instance.ts';
 import { DATASOURCE_KINDS, type CellSpec, type DatasourceKind } from '../model/cell.ts';
-import { runCell } from '../run/run-cell.ts';
+import { holdHook } from '../run/hold.ts';
+import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
+import { RunSession } from '../run/session.ts';
 import { generateKeyPair } from '../ssh/keys.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -63,22 +65,28 @@ export function registerVm(program: Command): void {
         expectations: {},
         secrets: instance.admin_pass ? [instance.admin_pass] : [],
       };
-      const result = await runCell(cell, {
+      // The same run session as `cloudprobe run`: Ctrl-C ends the hold, then the cell collects its
+      // console and metadata logs and tears down as any cell does.
+      const signal = interruptSignal();
+      const session: RunSession = new RunSession({
+        plan: { cells: [cell], skipped: [] },
+        jobs: 1,
         artifactsRoot,
-        keep: flags.keep ? 'always' : 'on-failure',
         sshKey: key,
-        log: (l) => process.stderr.write(`${l}\n`),
-        ...(flags.hold
-          ? {
-              inspect: async (ctx) => {
-                process.stdout.write(
-                  `\nVM is up. Log in with:\n  ssh -i ${keyFile} -p ${ctx.ssh.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${ctx.ssh.user}@127.0.0.1\nCtrl-C stops it.\n`,
-                );
-                await new Promise(() => {});
-              },
-            }
-          : {}),
+        ...(signal ? { signal } : {}),
+        onEvent: (e) => (e.type === 'log' ? process.stderr.write(`${e.line}\n`) : undefined),
+        cellOptions: () => {
+          const hold = flags.hold ? holdHook({ keep: 'always', signal: session.signal, say: (l) => process.stdout.write(`${l}\n`), keyFile: async () => keyFile, label: 'VM is up; log in with' }) : undefined;
+          return { keep: flags.keep ? 'always' : 'on-failure', ...(hold ? { inspect: hold } : {}) };
+        },
       });
+      const { report } = await session.run();
+      const result = report.results[0];
+      if (!result) {
+        process.stdout.write('interrupted before the VM started\n');
+        process.exitCode = interruptExitCode();
+        return;
+      }
       for (const v of result.verdicts) process.stdout.write(`${v.status.padEnd(4)} ${v.probe.padEnd(18)} ${v.summary}\n`);
       if (result.error) {
         process.stdout.write(`error at stage ${result.error.stage}: ${result.error.message}\n`);
@@ -86,7 +94,9 @@ export function registerVm(program: Command): void {
         if (result.error.consoleTail) process.stdout.write(`console tail:\n${result.error.consoleTail}\n`);
       }
       process.stdout.write(`outcome ${result.outcome} (${(result.timings.totalMs / 1000).toFixed(1)} s, ${result.accel.use}); artifacts in ${result.artifactsDir}\n`);
-      if (result.outcome !== 'pass') process.exitCode = 1;
+      process.stdout.write(`console log and metadata requests: ${result.artifactsDir}\n`);
+      if (session.interrupted) process.exitCode = interruptExitCode();
+      else if (result.outcome !== 'pass') process.exitCode = 1;
       if (result.outcome === 'error' && /unknown image/.test(result.error?.message ?? '')) throw new UserError(result.error!.message);
     });
 }

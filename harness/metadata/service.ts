@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Imdsv2Mode } from '../model/datasources.ts';
 import type { Instance } from '../model/instance.ts';
 import { parseTtl, TOKEN_HEADER, TOKEN_TTL_HEADER, TokenStore } from './imds-tokens.ts';
 import { startInstanceProxy, type InstanceProxy } from './instance-proxy.ts';
@@ -18,7 +19,7 @@ export type { RequestLogEntry } from './request-log.ts';
  * loopback proxy listener that adds them (see instance-proxy.ts). Binds to 127.0.0.1 only.
  */
 
-export type Imdsv2Mode = 'off' | 'optional' | 'required';
+export type { Imdsv2Mode } from '../model/datasources.ts';
 
 /** nova password.py: 4 chunks of 255 characters. */
 export const PASSWORD_MAX_BYTES = 4 * 255;

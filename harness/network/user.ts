@@ -1,4 +1,5 @@
 import type { Nic } from '../model/instance.ts';
+import type { NetworkAttachment, NetworkModule } from './index.ts';
 import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
 
 /**
@@ -10,10 +11,10 @@ import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, t
  *   address inside the user network; the guest's DHCP address is then 169.254.169.15.
  * - A static NIC's slirp network is the one its address belongs to (so slirp is its gateway .2).
  */
-export function planNics(nics: readonly Nic[], opts: { metadataProxyPort?: number } = {}): { nics: NicSpec[]; guestAddress: string } {
+export function planNics(nics: readonly Nic[], opts: { metadataService?: boolean } = {}): { nics: NicSpec[]; guestAddress: string } {
   let guestAddress = '';
   const specs = nics.map((nic, i): NicSpec => {
-    const metadata = i === 0 && opts.metadataProxyPort !== undefined;
+    const metadata = i === 0 && opts.metadataService === true;
     let net = metadata ? METADATA_NET : DEFAULT_NET;
     if (nic.mode === 'static') {
       const staticNet = networkOf(nic.address!);
@@ -27,9 +28,23 @@ export function planNics(nics: readonly Nic[], opts: { metadataProxyPort?: numbe
       guestAddress = nic.mode === 'static' ? nic.address!.split('/')[0]! : slirpDhcpAddress(net);
       if (!cidrContains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
       spec.sshForward = { hostPort: 0, guestAddress };
-      if (metadata) spec.metadataProxyPort = opts.metadataProxyPort;
     }
     return spec;
   });
   return { nics: specs, guestAddress };
 }
+
+/** QEMU user networking: nothing to create on the host; guestfwd reaches the metadata proxy. */
+export const userNetwork: NetworkModule = {
+  async attach({ instance, metadataService }): Promise<NetworkAttachment> {
+    const { nics, guestAddress } = planNics(instance.nics, { metadataService });
+    return {
+      nics,
+      guestAddress,
+      connectMetadata: (port) => {
+        if (!metadataService || !nics[0]) throw new Error('this NIC plan has no metadata network');
+        nics[0].metadataProxyPort = port;
+      },
+    };
+  },
+};

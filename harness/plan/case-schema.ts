@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { instanceFileSchema } from '../model/instance.ts';
-import { DATASOURCE_KINDS } from '../model/cell.ts';
+import { DATASOURCE_KINDS, IMDSV2_MODES } from '../model/datasources.ts';
 
 /**
  * The YAML case file: matrix axes (images × datasources × networks, minus excludes), one instance
@@ -28,7 +28,7 @@ const datasourceEntry = z.union([
   z
     .object({
       kind: z.literal('metadata-ec2'),
-      imdsv2: z.enum(['off', 'optional', 'required']).default('off').describe('IMDSv2 tokens: off, optional or required'),
+      imdsv2: z.enum(IMDSV2_MODES).default('off').describe('IMDSv2 tokens: off, optional or required'),
     })
     .strict(),
 ]);

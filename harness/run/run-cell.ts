@@ -1,213 +1,237 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildConfigDrive } from '../datasource/configdrive.ts';
 import { chooseAccel } from '../host/kvm-probe.ts';
 import { ensureImage, type LocalImage } from '../images/ensure.ts';
-import type { InstanceEndpoint, MetadataService } from '../metadata/service.ts';
-import { startMetadataService } from '../metadata/service.ts';
+import type { ImageManifest } from '../images/manifest.ts';
+import { outcomeOf, type CellResult, type CellSpec, type ReadinessStage } from '../model/cell.ts';
+import { smbiosIdentity, usesMetadataService } from '../model/datasources.ts';
+import type { InstanceEndpoint } from '../metadata/service.ts';
+import { NETWORK_MODULES } from '../network/index.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
-import { connectWithRetry, type SshSession } from '../ssh/client.ts';
-import { runKeyPair, type SshKeyPair } from '../ssh/keys.ts';
+import { connectWithRetry } from '../ssh/client.ts';
+import { runKeyPair } from '../ssh/keys.ts';
+import { CleanupStack, describeFailures } from '../util/cleanup-stack.ts';
 import { ArtifactWriter } from '../vm/artifacts.ts';
 import { asRoot, bootVm, type BootedVm } from '../vm/boot.ts';
-import { registerTempDir } from '../vm/cleanup.ts';
-import { planNics } from '../network/user.ts';
+import { guardTempDir } from '../vm/exit-guard.ts';
 import { createOverlay } from '../vm/overlay.ts';
 import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
 import type { BootSpec, VmSpec } from '../vm/spec.ts';
 import { createWorkDir, markKept } from '../vm/workdir.ts';
-import type { CellResult, CellSpec, ReadinessStage } from '../model/cell.ts';
-import { smbiosIdentity } from '../model/datasources.ts';
+import type { RunCellOptions } from './cell-options.ts';
+import { prepareDatasource } from './datasource-phase.ts';
 
-export interface RunCellOptions {
-  /** The cell's artifacts go to `<artifactsRoot>/<cell.id>/`. */
-  artifactsRoot: string;
-  /** Keep the VM's work dir (overlay, config drive, serial log): default on-failure. */
-  keep?: 'on-failure' | 'always' | 'never';
-  /** A shared metadata service (the matrix runs one); without it, metadata cells start their own. */
-  metadataService?: MetadataService;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  /** The key that logs in (default: this process's runKeyPair(), whose public half the planner put in the instance). */
-  sshKey?: SshKeyPair;
-  /** Override per-stage timeouts (e.g. short ones in never-boots tests). */
-  timeoutsMs?: Partial<Record<BootStage, number>>;
-  /** Extra kernel command line for kernel-boot images (tests: a guest that panics). */
-  extraCmdline?: string;
-  /**
-   * Called after the probes while the VM still runs, with the probes' context: lets a test judge
-   * other expectations (a deliberately wrong one) against the same boot. Errors propagate as a cell error.
-   */
-  inspect?: (ctx: ProbeContext) => Promise<void>;
+export type { RunCellFn, RunCellOptions } from './cell-options.ts';
+
+/** One cell's state while it runs: its result so far, its artifacts and its own cleanup stack. */
+interface CellRun {
+  cell: CellSpec;
+  opts: RunCellOptions;
+  result: CellResult;
+  artifacts: ArtifactWriter;
+  cleanup: CleanupStack;
+  log: (line: string) => void;
+  workDir: string;
 }
 
-const DRIVE_FILE = { 'configdrive-iso9660': 'config-2.iso', 'configdrive-vfat': 'config-2.vfat' } as const;
+/** What the prepare phase hands to boot: the VM, how to log in, and how far readiness goes. */
+interface Prepared {
+  spec: VmSpec;
+  guestAddress: string;
+  manifest: ImageManifest;
+  login: { user: string; privateKey: string; password?: string };
+  until: BootStage;
+  endpoint?: InstanceEndpoint;
+}
 
 /**
- * Runs one matrix cell: image → overlay → datasource (config drive or metadata service) → QEMU →
- * staged readiness → probes → artifacts → stop and clean up. Never throws for a guest's failure:
- * the result says which stage failed and why. Throws only for harness bugs.
+ * Runs one matrix cell in named phases — prepare (work dir, image, datasource, network), boot
+ * (QEMU, staged readiness), probe (verdicts, guest artifacts, inspect/hold) — each registering
+ * its teardown on the cell's cleanup stack as it sets something up; the stack unwinds in reverse
+ * at the end, whatever happened. Never throws for a guest's failure: the result says which stage
+ * failed and why. Throws only for harness bugs.
  */
 export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<CellResult> {
   const started = Date.now();
-  const log = opts.log ?? (() => {});
-  const keep = opts.keep ?? 'on-failure';
-  const key = opts.sshKey ?? runKeyPair();
   const artifactsDir = join(opts.artifactsRoot, cell.id);
   await mkdir(artifactsDir, { recursive: true });
   const artifacts = new ArtifactWriter(artifactsDir, cell.secrets);
   const { secrets: _secrets, ...publicCell } = cell;
-
-  const accelChoice = await chooseAccel();
-  const result: CellResult = {
-    id: cell.id,
-    cell: publicCell,
-    outcome: 'error',
-    verdicts: [],
-    stage: 'process',
-    accel: { use: accelChoice.accel, reason: accelChoice.reason },
-    timings: { totalMs: 0 },
-    artifactsDir,
-    artifacts: artifacts.written,
+  const accel = await chooseAccel();
+  const run: CellRun = {
+    cell,
+    opts,
+    artifacts,
+    cleanup: new CleanupStack(`cell ${cell.id}`),
+    log: opts.log ?? (() => {}),
+    workDir: '',
+    result: {
+      id: cell.id,
+      cell: publicCell,
+      outcome: 'error',
+      verdicts: [],
+      stage: 'process',
+      accel: { use: accel.accel, reason: accel.reason },
+      timings: { totalMs: 0 },
+      artifactsDir,
+      artifacts: artifacts.written,
+    },
   };
-
-  const workDir = await createWorkDir();
-  log(`work dir ${workDir}`);
-  const unregisterDir = keep === 'always' ? () => {} : registerTempDir(workDir);
-  let ownService: MetadataService | undefined;
-  let endpoint: InstanceEndpoint | undefined;
-  let service: MetadataService | undefined;
-  let vm: BootedVm | undefined;
-  let session: SshSession | undefined;
-  const onAbort = () => void vm?.stop();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-
   try {
-    const image = await ensureImage(cell.image, { log });
-    const manifest = image.manifest;
-    const isMetadata = cell.datasource.startsWith('metadata-');
-
-    let configDrive: VmSpec['configDrive'];
-    if (cell.datasource === 'configdrive-iso9660' || cell.datasource === 'configdrive-vfat') {
-      const format = cell.datasource === 'configdrive-iso9660' ? 'iso9660' : 'vfat';
-      const path = join(workDir, DRIVE_FILE[cell.datasource]);
-      await buildConfigDrive(cell.instance, { format, output: path });
-      configDrive = { format, path };
-    }
-    if (isMetadata) {
-      service = opts.metadataService ?? (ownService = await startMetadataService({}));
-    }
-    // The guest address is known before the proxy exists: the NIC plan does not depend on the port.
-    const guestIp = planNics(cell.instance.nics, isMetadata ? { metadataProxyPort: 1 } : {}).guestAddress;
-    if (service) {
-      endpoint = await service.addInstance(cell.instance, { imdsv2: cell.imdsv2, guestIp });
-      log(`metadata proxy for ${cell.instance.uuid} on ${endpoint.url}`);
-    }
-    const { nics, guestAddress } = planNics(cell.instance.nics, endpoint ? { metadataProxyPort: endpoint.port } : {});
-
-    const spec: VmSpec = {
-      name: `cloudprobe-${cell.instance.name}`,
-      accel: accelChoice.accel,
-      memoryMiB: manifest.min_ram_mib,
-      cpus: 1,
-      boot: await bootSpec(image, workDir, opts.extraCmdline),
-      ...(configDrive ? { configDrive } : {}),
-      nics,
-      smbios: smbiosIdentity(cell.datasource, cell.instance.uuid),
-      serialLog: join(workDir, 'serial.log'),
-      qmpSocket: join(workDir, 'qmp.sock'),
-    };
-    // Real cloud-init images end with `cloud-init status --wait`; others (the fixture, Cirros) at SSH login.
-    const hasCloudInit = !manifest.capabilities.not_applicable['clean-boot'];
-    // The image's own password (the fixture's root password) is a fallback when the key was not installed.
-    const login = { user: manifest.default_user, privateKey: key.privateKey, ...(manifest.default_password ? { password: manifest.default_password } : {}) };
-    let bootError: unknown;
-    try {
-      vm = await bootVm({
-        spec,
-        guestAddress,
-        login,
-        until: hasCloudInit ? 'cloud-init' : 'ssh-login',
-        ...(opts.timeoutsMs ? { timeoutsMs: opts.timeoutsMs } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        log,
-        onStarted: (q) => void artifacts.write('qemuArgv', 'qemu-argv.txt', `${q.argv.join(' ')}\n`),
-      });
-    } catch (err) {
-      bootError = err;
-    }
-    if (bootError || !vm) {
-      result.stage = bootError instanceof StageError ? bootError.stage : 'process';
-      const message = bootError instanceof Error ? bootError.message : String(bootError);
-      result.error = {
-        stage: result.stage,
-        message: artifacts.redact(message),
-        ...(bootError instanceof StageError ? { hint: bootError.hint, consoleTail: artifacts.redact(bootError.consoleTail) } : {}),
-      };
-      if (bootError instanceof AbortedError) result.error.hint = 'the run was interrupted';
-      return result;
-    }
-    Object.assign(result.timings, vm.timings);
-    result.stage = hasCloudInit ? 'cloud-init' : 'ssh-login';
-    if (vm.cloudInit) await artifacts.write('cloudInitStatus', 'cloud-init-status.json', `${vm.cloudInit.raw.trim()}\n`);
-
-    // A fresh connection for the probes: sshd may have restarted while cloud-init finished.
-    vm.session?.close();
-    session = await connectWithRetry(vm.sshTarget, { timeoutMs: 60_000, retryAuth: true, ...(opts.signal ? { signal: opts.signal } : {}) });
-    const s = session;
-    const ctx: ProbeContext = {
-      exec: (command, o = {}) => s.exec(o.root ? asRoot(login.user, command) : command, { timeoutMs: o.timeoutMs ?? 60_000 }),
-      ssh: { host: vm.sshTarget.host, port: vm.sshTarget.port, user: login.user },
-      image: {
-        notApplicable: manifest.capabilities.not_applicable,
-        nicModes: manifest.capabilities.nic_modes,
-        networkRenderer: manifest.network_renderer,
-      },
-      expectations: cell.expectations,
-      ...(vm.cloudInit ? { cloudInitStatus: vm.cloudInit } : {}),
-      ...(endpoint ? { metadataRequests: endpoint.requests.bind(endpoint) } : {}),
-    };
-    result.stage = 'probes';
-    const probesStarted = Date.now();
-    const verdicts = await runProbes(ctx);
-    result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
-    await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
-    result.timings.probes = Date.now() - vm.qemu.startedAt;
-    log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
-    await collectGuestArtifacts(ctx, artifacts, manifest.network_renderer);
-    await opts.inspect?.(ctx);
-    result.stage = 'done';
-    result.timings.done = Date.now() - vm.qemu.startedAt;
-    result.outcome = result.verdicts.some((v) => v.status === 'fail') ? 'fail' : 'pass';
-    return result;
+    const prepared = await prepare(run, accel.accel);
+    const vm = await boot(run, prepared);
+    if (vm) await probe(run, prepared, vm);
   } catch (err) {
-    // Harness-side failures after boot (lost SSH, a datasource build error): an error result, not a throw.
-    const stage: ReadinessStage = result.stage;
-    result.error = { stage, message: artifacts.redact(err instanceof Error ? err.message : String(err)) };
-    result.outcome = 'error';
-    return result;
+    // Harness-side failures (lost SSH, a datasource build error): an error result, not a throw.
+    recordError(run, err, run.result.stage);
   } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    session?.close();
-    await vm?.stop();
-    if (vm) await artifacts.copy('serial', 'console.log', vm.spec.serialLog);
-    if (endpoint) {
-      const reqs = endpoint.requests();
-      await artifacts.write('metadataRequests', 'metadata-requests.jsonl', reqs.map((r) => JSON.stringify(r)).join('\n') + (reqs.length ? '\n' : ''));
-      await service?.removeInstance(endpoint.uuid).catch(() => undefined);
-    }
-    await ownService?.close();
-    result.timings.totalMs = Date.now() - started;
-    const keepDir = keep === 'always' || (keep === 'on-failure' && result.outcome !== 'pass');
-    unregisterDir();
-    if (keepDir) {
+    const failures = await run.cleanup.unwind();
+    for (const line of describeFailures(failures)) run.log(`cleanup: ${line}`);
+    run.result.timings.totalMs = Date.now() - started;
+  }
+  return run.result;
+}
+
+function recordError(run: CellRun, err: unknown, stage: ReadinessStage): void {
+  const { result, artifacts } = run;
+  result.outcome = 'error';
+  result.stage = err instanceof StageError ? err.stage : stage;
+  result.error = {
+    stage: result.stage,
+    message: artifacts.redact(err instanceof Error ? err.message : String(err)),
+    ...(err instanceof StageError ? { hint: err.hint, consoleTail: artifacts.redact(err.consoleTail) } : {}),
+  };
+  if (err instanceof AbortedError) result.error.hint = 'the run was interrupted';
+}
+
+/** Work dir, image and overlay, datasource, network: everything QEMU needs, nothing started yet. */
+async function prepare(run: CellRun, accel: VmSpec['accel']): Promise<Prepared> {
+  const { cell, opts, cleanup, log } = run;
+  const keep = opts.keep ?? 'on-failure';
+  run.workDir = await createWorkDir();
+  const workDir = run.workDir;
+  log(`work dir ${workDir}`);
+  const unguard = keep === 'always' ? () => {} : guardTempDir(workDir);
+  cleanup.defer('remove or keep the work dir', async () => {
+    unguard();
+    if (keep === 'always' || (keep === 'on-failure' && run.result.outcome !== 'pass')) {
       await markKept(workDir);
       log(`kept the VM's work dir: ${workDir}`);
-      result.artifacts.workDir = workDir;
+      run.result.artifacts.workDir = workDir;
     } else await rm(workDir, { recursive: true, force: true });
+  });
+
+  const image = await ensureImage(cell.image, { log });
+  const manifest = image.manifest;
+  const metadataService = usesMetadataService(cell.datasource);
+  const network = await NETWORK_MODULES[cell.networkBackend].attach({ instance: cell.instance, metadataService, workDir, cleanup });
+  const datasource = await prepareDatasource({
+    cell,
+    workDir,
+    guestIp: network.guestAddress,
+    ...(opts.metadataService ? { service: opts.metadataService } : {}),
+    cleanup,
+    artifacts: run.artifacts,
+    log,
+  });
+  if (datasource.endpoint) network.connectMetadata(datasource.endpoint.port);
+
+  const spec: VmSpec = {
+    name: `cloudprobe-${cell.instance.name}`,
+    accel,
+    memoryMiB: manifest.min_ram_mib,
+    cpus: 1,
+    boot: await bootSpec(image, workDir, opts.extraCmdline),
+    ...(datasource.configDrive ? { configDrive: datasource.configDrive } : {}),
+    nics: network.nics,
+    smbios: smbiosIdentity(cell.datasource, cell.instance.uuid),
+    serialLog: join(workDir, 'serial.log'),
+    qmpSocket: join(workDir, 'qmp.sock'),
+  };
+  const key = opts.sshKey ?? runKeyPair();
+  return {
+    spec,
+    guestAddress: network.guestAddress,
+    manifest,
+    // The image's own password (the fixture's root password) is a fallback when the key was not installed.
+    login: { user: manifest.default_user, privateKey: key.privateKey, ...(manifest.default_password ? { password: manifest.default_password } : {}) },
+    // Real cloud-init images end with `cloud-init status --wait`; others (the fixture, Cirros) at SSH login.
+    until: manifest.capabilities.not_applicable['clean-boot'] ? 'ssh-login' : 'cloud-init',
+    ...(datasource.endpoint ? { endpoint: datasource.endpoint } : {}),
+  };
+}
+
+/** QEMU and staged readiness. A guest that never gets ready is an error result, not a throw. */
+async function boot(run: CellRun, p: Prepared): Promise<BootedVm | undefined> {
+  const { opts, cleanup, artifacts, result } = run;
+  // Registered before QEMU starts, so it runs after QEMU stops: the console log of a boot that
+  // failed (or was interrupted) is kept too.
+  cleanup.defer('copy the console log', () => artifacts.copy('serial', 'console.log', p.spec.serialLog));
+  let vm: BootedVm;
+  try {
+    vm = await bootVm({
+      spec: p.spec,
+      guestAddress: p.guestAddress,
+      login: p.login,
+      until: p.until,
+      ...(opts.timeoutsMs ? { timeoutsMs: opts.timeoutsMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      log: run.log,
+      onStarted: (q) => {
+        cleanup.defer('stop qemu', () => q.stop());
+        // An interrupt stops QEMU at once: whatever waits on the guest then ends quickly.
+        const onAbort = () => void q.stop();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        cleanup.defer('stop listening for interrupts', () => opts.signal?.removeEventListener('abort', onAbort));
+        void artifacts.write('qemuArgv', 'qemu-argv.txt', `${q.argv.join(' ')}\n`);
+      },
+    });
+  } catch (err) {
+    recordError(run, err, 'process');
+    return undefined;
   }
+  cleanup.defer('close the boot ssh session', () => vm.session?.close());
+  Object.assign(result.timings, vm.timings);
+  result.stage = p.until === 'cloud-init' ? 'cloud-init' : 'ssh-login';
+  if (vm.cloudInit) await artifacts.write('cloudInitStatus', 'cloud-init-status.json', `${vm.cloudInit.raw.trim()}\n`);
+  return vm;
+}
+
+/** Probes over a fresh SSH connection, the guest's own logs, then the inspect/hold hook. */
+async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
+  const { cell, opts, cleanup, artifacts, result } = run;
+  // A fresh connection for the probes: sshd may have restarted while cloud-init finished.
+  vm.session?.close();
+  const session = await connectWithRetry(vm.sshTarget, { timeoutMs: 60_000, retryAuth: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+  cleanup.defer('close the probes’ ssh session', () => session.close());
+  const user = p.login.user;
+  const ctx: ProbeContext = {
+    exec: (command, o = {}) => session.exec(o.root ? asRoot(user, command) : command, { timeoutMs: o.timeoutMs ?? 60_000 }),
+    ssh: { host: vm.sshTarget.host, port: vm.sshTarget.port, user },
+    image: {
+      notApplicable: p.manifest.capabilities.not_applicable,
+      nicModes: p.manifest.capabilities.nic_modes,
+      networkRenderer: p.manifest.network_renderer,
+    },
+    expectations: cell.expectations,
+    ...(vm.cloudInit ? { cloudInitStatus: vm.cloudInit } : {}),
+    ...(p.endpoint ? { metadataRequests: p.endpoint.requests.bind(p.endpoint) } : {}),
+  };
+  result.stage = 'probes';
+  const probesStarted = Date.now();
+  const verdicts = await runProbes(ctx);
+  result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
+  await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
+  result.timings.probes = Date.now() - vm.qemu.startedAt;
+  run.log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
+  await collectGuestArtifacts(ctx, artifacts, p.manifest.network_renderer);
+  result.outcome = outcomeOf(result.verdicts);
+  const held = await opts.inspect?.(ctx, result.verdicts);
+  if (held?.sshCommand) result.kept = { sshCommand: held.sshCommand, workDir: run.workDir };
+  result.stage = 'done';
+  result.timings.done = Date.now() - vm.qemu.startedAt;
 }
 
 async function bootSpec(image: LocalImage, workDir: string, extraCmdline?: string): Promise<BootSpec> {

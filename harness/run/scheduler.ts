@@ -1,30 +1,16 @@
 import pLimit from 'p-limit';
-import type { MetadataService } from '../metadata/service.ts';
-import type { ProbeContext } from '../probes/context.ts';
+import type { RunCellFn, RunCellOptions } from './cell-options.ts';
 import { coordinatesOf, type CellResult, type CellSpec, type SkippedCell } from '../model/cell.ts';
 
 /** Runs planned cells in parallel (p-limit), one runCell per cell, and stops cleanly on abort. */
-
-export type KeepMode = 'on-failure' | 'always' | 'never';
-
-export interface RunCellOptions {
-  artifactsRoot: string;
-  keep?: KeepMode;
-  metadataService?: MetadataService;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  /** Called after the probes while the VM still runs (run-cell.ts); --keep holds a VM here. */
-  inspect?: (ctx: ProbeContext) => Promise<void>;
-}
-
-/** The signature of harness/matrix/run-cell.ts `runCell`, injected so the scheduler stays small. */
-export type RunCellFn = (cell: CellSpec, opts: RunCellOptions) => Promise<CellResult>;
 
 export type MatrixEvent =
   | { type: 'start'; cell: CellSpec }
   | { type: 'log'; cell: CellSpec; line: string }
   | { type: 'done'; cell: CellSpec; result: CellResult }
   | { type: 'cancelled'; cell: CellSpec };
+
+export type { RunCellFn, RunCellOptions } from './cell-options.ts';
 
 export interface MatrixOptions {
   jobs: number;

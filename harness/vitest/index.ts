@@ -1,15 +1,12 @@
 import { join, resolve } from 'node:path';
-import pLimit from 'p-limit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startMetadataService, type MetadataService } from '../metadata/service.ts';
+import type { CellResult, CellSpec, KeepMode, Plan } from '../model/cell.ts';
 import { PROBE_NAMES } from '../model/probe.ts';
-import { summarize, type RunReport } from '../report/model.ts';
-import { redactText, usableSecrets } from '../report/redact.ts';
-import { writeReports } from '../report/write.ts';
-import type { CellResult, CellSpec, Plan } from '../model/cell.ts';
 import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
-import { crashedResult, type KeepMode, type RunCellFn, type RunCellOptions } from '../run/scheduler.ts';
 import { defaultJobs } from '../plan/select.ts';
+import { redactText, usableSecrets } from '../report/redact.ts';
+import type { RunCellFn, RunCellOptions } from '../run/cell-options.ts';
+import { RunSession } from '../run/session.ts';
 
 /**
  * The case matrix as vitest tests, for cases written in TypeScript or read from case files:
@@ -34,17 +31,14 @@ export interface MatrixSuiteOptions {
   keep?: KeepMode;
   /** Per-test timeout: a test waits for its cell's whole boot, possibly queued behind others. */
   timeoutMs?: number;
-  /** Defaults to harness/matrix/run-cell.ts `runCell`. */
+  /** Stops the run (e.g. an AbortSignal of the test file's own); running cells keep their logs. */
+  signal?: AbortSignal;
+  /** Defaults to harness/run/run-cell.ts `runCell`. */
   runCell?: RunCellFn;
   /** Suite title (default "cloudprobe matrix"). */
   title?: string;
   /** Extra runCell options per cell, e.g. an `inspect` hook judging more against the same boot. */
   cellOptions?: (cell: CellSpec) => Partial<RunCellOptions>;
-}
-
-async function defaultRunCell(): Promise<RunCellFn> {
-  const mod: { runCell: RunCellFn } = await import('../run/run-cell.ts');
-  return mod.runCell;
 }
 
 function evidenceText(cellResult: CellResult, probe: string): string {
@@ -60,60 +54,31 @@ function evidenceText(cellResult: CellResult, probe: string): string {
 
 export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuiteOptions = {}): void {
   const plan: Plan = Array.isArray(planOrCells) ? { cells: planOrCells, skipped: [] } : planOrCells;
-  const jobs = opts.jobs ?? defaultJobs();
-  const reportDir = opts.reportDir ? resolve(opts.reportDir) : undefined;
-  const artifactsRoot = resolve(opts.artifactsRoot ?? join(reportDir ?? 'reports/vitest', 'artifacts'));
   const timeout = opts.timeoutMs ?? 60 * 60_000;
-  const results = new Map<string, Promise<CellResult>>();
-  const startedAt = new Date();
-  let metadata: Promise<MetadataService | undefined> | undefined;
-
-  // Started on first use (the first test), all at once behind p-limit: cells boot in parallel
-  // while tests report them in order.
-  function startAll(): void {
-    if (results.size > 0) return;
-    const limit = pLimit(Math.max(1, jobs));
-    const runCell = opts.runCell ? Promise.resolve(opts.runCell) : defaultRunCell();
-    metadata = plan.cells.some((c) => c.datasource.startsWith('metadata-')) ? startMetadataService() : Promise.resolve(undefined);
-    for (const cell of plan.cells) {
-      results.set(
-        cell.id,
-        limit(async () => {
-          try {
-            const [run, md] = await Promise.all([runCell, metadata]);
-            return await run(cell, { artifactsRoot, keep: opts.keep ?? 'never', ...(md ? { metadataService: md } : {}), ...opts.cellOptions?.(cell) });
-          } catch (err) {
-            return crashedResult(cell, err, artifactsRoot);
-          }
-        }),
-      );
-    }
-  }
-  const resultOf = (cell: CellSpec) => {
-    startAll();
-    return results.get(cell.id)!;
+  const reportDir = opts.reportDir ? resolve(opts.reportDir) : undefined;
+  // The same run session `cloudprobe run` uses: one metadata service, one scheduler, one report.
+  // Cells start on the first test, all at once behind the scheduler, while tests report them in order.
+  const session = new RunSession({
+    plan,
+    jobs: opts.jobs ?? defaultJobs(),
+    artifactsRoot: resolve(opts.artifactsRoot ?? join(reportDir ?? 'reports/vitest', 'artifacts')),
+    ...(reportDir ? { reportDir } : {}),
+    keep: opts.keep ?? 'never',
+    version: 'vitest',
+    ...(opts.runCell ? { runCell: opts.runCell } : {}),
+    ...(opts.cellOptions ? { cellOptions: opts.cellOptions } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  const resultOf = async (cell: CellSpec): Promise<CellResult> => {
+    const r = await session.result(cell.id);
+    if (!r) throw new Error(`${cell.id}: the run was interrupted before this cell started`);
+    return r;
   };
 
   describe(opts.title ?? 'cloudprobe matrix', () => {
     afterAll(async () => {
-      const settled = await Promise.all(results.values());
-      await (await metadata)?.close();
-      if (reportDir && settled.length > 0) {
-        const finishedAt = new Date();
-        const report: RunReport = {
-          tool: 'cloudprobe',
-          version: 'vitest',
-          startedAt: startedAt.toISOString(),
-          finishedAt: finishedAt.toISOString(),
-          wallMs: finishedAt.getTime() - startedAt.getTime(),
-          jobs,
-          interrupted: false,
-          results: settled,
-          skipped: plan.skipped,
-          summary: summarize(settled, plan.skipped),
-        };
-        await writeReports(report, reportDir, usableSecrets(plan.cells.flatMap((c) => c.secrets)));
-      }
+      // Reports are written (and the shared service closed) once every cell has settled.
+      if (plan.cells.length > 0) await session.run();
     }, timeout);
 
     describe.for(plan.cells.map((c) => [c.id, c] as const))('%s', ([, cell]) => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTool } from '../host/tools.ts';
-import { registerProcess } from './cleanup.ts';
+import { guardProcess } from './exit-guard.ts';
 import { buildQemuArgs } from './qemu-args.ts';
 import { QmpClient } from './qmp.ts';
 import type { VmSpec } from './spec.ts';
@@ -37,7 +37,7 @@ export class QemuProcess {
         resolve(this.exitInfo);
       });
     });
-    this.unregister = registerProcess(child.pid!, async () => void (await this.stop()));
+    this.unregister = guardProcess(child.pid!);
   }
 
   get pid(): number {

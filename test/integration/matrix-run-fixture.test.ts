@@ -102,7 +102,7 @@ describe('cloudprobe run on real VMs (fixture image)', () => {
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode, r.all).toBe(130);
-    expect(r.stderr).toContain('SIGINT: stopping every VM');
+    expect(r.stderr).toContain('SIGINT: stopping, keeping the logs');
     const pids = qemuPids(r.stdout);
     expect(pids).toHaveLength(1);
     expect(alive(pids[0]!)).toBe(false);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildQemuArgs, qemuEscape } from '../../harness/vm/qemu-args.ts';
-import { planNics } from '../../harness/network/user.ts';
+import { planNics, userNetwork } from '../../harness/network/user.ts';
+import type { Instance } from '../../harness/model/instance.ts';
+import { CleanupStack } from '../../harness/util/cleanup-stack.ts';
 import { cidrContains, networkOf, slirpDhcpAddress, type VmSpec } from '../../harness/vm/spec.ts';
 
 const UUID = '0f3c1c2e-5b7a-4d5e-9a2b-1c2d3e4f5a6b';
@@ -126,14 +128,15 @@ describe('planNics', () => {
     expect(st.nics[0]).toEqual({ mac: '52:54:00:12:34:56', net: '10.0.2.0/24', sshForward: { hostPort: 0, guestAddress: '10.0.2.50' } });
   });
 
-  it('puts a metadata run on 169.254.169.0/24 with the proxy port, and other NICs on their own networks', () => {
-    const p = planNics(
-      [
-        { mac: '52:54:00:12:34:56', mode: 'dhcp', dns: [] },
-        { mac: '52:54:00:12:34:57', mode: 'static', address: '10.0.3.50/24', dns: [] },
-      ],
-      { metadataProxyPort: 41000 },
-    );
+  it('puts a metadata run on 169.254.169.0/24 with the proxy port, and other NICs on their own networks', async () => {
+    const instance = { nics: [
+      { mac: '52:54:00:12:34:56', mode: 'dhcp' as const, dns: [] },
+      { mac: '52:54:00:12:34:57', mode: 'static' as const, address: '10.0.3.50/24', dns: [] },
+    ] } as unknown as Instance;
+    // The guest address is known before the proxy exists; the proxy port is connected afterwards.
+    const p = await userNetwork.attach({ instance, metadataService: true, workDir: '/nonexistent', cleanup: new CleanupStack() });
+    expect(p.nics[0]!.metadataProxyPort).toBeUndefined();
+    p.connectMetadata(41000);
     expect(p.guestAddress).toBe('169.254.169.15');
     expect(p.nics).toEqual([
       { mac: '52:54:00:12:34:56', net: '169.254.169.0/24', sshForward: { hostPort: 0, guestAddress: '169.254.169.15' }, metadataProxyPort: 41000 },
@@ -142,6 +145,6 @@ describe('planNics', () => {
   });
 
   it('refuses a metadata run whose first NIC is static outside the metadata network', () => {
-    expect(() => planNics([{ mac: '52:54:00:12:34:56', mode: 'static', address: '10.0.2.50/24', dns: [] }], { metadataProxyPort: 1 })).toThrow(/needs the first NIC on 169\.254\.169\.0\/24/);
+    expect(() => planNics([{ mac: '52:54:00:12:34:56', mode: 'static', address: '10.0.2.50/24', dns: [] }], { metadataService: true })).toThrow(/needs the first NIC on 169\.254\.169\.0\/24/);
   });
 });

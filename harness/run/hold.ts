@@ -14,13 +14,14 @@ export function holdHook(opts: {
   say: (line: string) => void;
   /** Path of the private key that logs in (written on first use). */
   keyFile: () => Promise<string>;
+  /** Printed before the ssh command. */
   label: string;
 }): RunCellOptions['inspect'] | undefined {
   if (opts.keep === 'never') return undefined;
   return async (ctx, verdicts) => {
     if (opts.keep === 'on-failure' && outcomeOf(verdicts) === 'pass') return undefined;
     const sshCommand = `ssh -i ${await opts.keyFile()} -p ${ctx.ssh.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${ctx.ssh.user}@${ctx.ssh.host}`;
-    opts.say(`kept ${opts.label}: ${sshCommand}   (running until Ctrl-C)`);
+    opts.say(`${opts.label}: ${sshCommand}   (running until Ctrl-C)`);
     await new Promise<void>((done) => (opts.signal.aborted ? done() : opts.signal.addEventListener('abort', () => done(), { once: true })));
     return { sshCommand };
   };

@@ -134,7 +134,7 @@ export class RunSession {
               ...(opts.sshKey ? { sshKey: opts.sshKey } : {}),
             },
             perCell: (cell) => {
-              const inspect = holdHook({ keep, signal: this.controller.signal, say: opts.say ?? (() => {}), keyFile: () => this.keyFile(), label: cell.id });
+              const inspect = holdHook({ keep, signal: this.controller.signal, say: opts.say ?? (() => {}), keyFile: () => this.keyFile(), label: `kept ${cell.id}` });
               return { ...(inspect ? { inspect } : {}), ...opts.cellOptions?.(cell) };
             },
             signal: this.controller.signal,

@@ -140,5 +140,12 @@ describe('cloudprobe run on real VMs (fixture image)', () => {
     expect(existsSync(keyFile)).toBe(false);
     const results = JSON.parse(await readFile(join(reports, 'results.json'), 'utf8'));
     expect(results.results[0].outcome).toBe('fail');
+    expect(results.results[0].kept.sshCommand).toBe(kept);
+    // One owner of teardown: one interrupt notice, no second handler racing it, no failed undo,
+    // and the held cell still collected its console log after Ctrl-C ended the hold.
+    expect(r.stderr.match(/SIGINT: stopping/g), r.all).toHaveLength(1);
+    expect(r.all).not.toMatch(/cleanup: /);
+    const consoleLog = await readFile(join(reports, 'artifacts', 'keep/fixture-busybox/configdrive-iso9660/dhcp', 'console.log'), 'utf8');
+    expect(consoleLog).toContain('cloudprobe-fixture: init started');
   });
 });

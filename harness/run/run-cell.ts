@@ -9,16 +9,17 @@ import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
 import { connectWithRetry, type SshSession } from '../ssh/client.ts';
+import { Guest } from '../ssh/guest.ts';
 import { runKeyPair, type SshKeyPair } from '../ssh/keys.ts';
 import { ArtifactWriter } from '../vm/artifacts.ts';
-import { asRoot, bootVm, type BootedVm } from '../vm/boot.ts';
+import { bootVm, type BootedVm } from '../vm/boot.ts';
 import { registerTempDir } from '../vm/cleanup.ts';
 import { planNics } from '../network/user.ts';
 import { createOverlay } from '../vm/overlay.ts';
 import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
 import type { BootSpec, VmSpec } from '../vm/spec.ts';
 import { createWorkDir, markKept } from '../vm/workdir.ts';
-import type { CellResult, CellSpec, ReadinessStage } from '../model/cell.ts';
+import { outcomeOf, type CellResult, type CellSpec, type ReadinessStage } from '../model/cell.ts';
 import { smbiosIdentity } from '../model/datasources.ts';
 
 export interface RunCellOptions {
@@ -156,9 +157,8 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     // A fresh connection for the probes: sshd may have restarted while cloud-init finished.
     vm.session?.close();
     session = await connectWithRetry(vm.sshTarget, { timeoutMs: 60_000, retryAuth: true, ...(opts.signal ? { signal: opts.signal } : {}) });
-    const s = session;
     const ctx: ProbeContext = {
-      exec: (command, o = {}) => s.exec(o.root ? asRoot(login.user, command) : command, { timeoutMs: o.timeoutMs ?? 60_000 }),
+      guest: new Guest(session, login.user),
       ssh: { host: vm.sshTarget.host, port: vm.sshTarget.port, user: login.user },
       image: {
         notApplicable: manifest.capabilities.not_applicable,
@@ -180,7 +180,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     await opts.inspect?.(ctx);
     result.stage = 'done';
     result.timings.done = Date.now() - vm.qemu.startedAt;
-    result.outcome = result.verdicts.some((v) => v.status === 'fail') ? 'fail' : 'pass';
+    result.outcome = outcomeOf(result.verdicts);
     return result;
   } catch (err) {
     // Harness-side failures after boot (lost SSH, a datasource build error): an error result, not a throw.
@@ -236,14 +236,14 @@ async function collectGuestArtifacts(ctx: ProbeContext, artifacts: ArtifactWrite
   if (renderer !== 'none') files.push(['networkConfig', `network-config/${RENDERED_CONFIG[renderer].split('/').pop()}`, RENDERED_CONFIG[renderer]]);
   for (const [kind, rel, path] of files) {
     try {
-      const r = await ctx.exec(`cat ${path}`, { root: true, timeoutMs: 30_000 });
+      const r = await ctx.guest.exec(['cat', path], { root: true, timeoutMs: 30_000 });
       if (r.code === 0) await artifacts.write(kind, rel, r.stdout);
     } catch {
       // the guest went away: whatever was collected stays
     }
   }
   try {
-    const r = await ctx.exec('cloud-init status --long --format=json', { root: true, timeoutMs: 30_000 });
+    const r = await ctx.guest.exec(['cloud-init', 'status', '--long', '--format=json'], { root: true, timeoutMs: 30_000 });
     if (r.code !== null && r.stdout.trim()) await artifacts.write('cloudInitStatusLong', 'cloud-init-status-long.json', r.stdout);
   } catch {
     // best effort

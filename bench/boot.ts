@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ensureImage } from '../harness/images/ensure.ts';
-import { runCell } from '../harness/matrix/run-cell.ts';
+import { runCell } from '../harness/run/run-cell.ts';
 import { generateKeyPair } from '../harness/ssh/keys.ts';
 import { DHCP_NIC, seedCell } from '../test/e2e/helpers/seed.ts';
 
@@ -80,9 +80,9 @@ try {
       }
     },
     inspect: async (ctx) => {
-      const r = await ctx.exec('systemctl show ssh.service -p ActiveEnterTimestampMonotonic --value');
+      const r = await ctx.guest.exec(['systemctl', 'show', 'ssh.service', '-p', 'ActiveEnterTimestampMonotonic', '--value']);
       sshdMonotonicS = Number(r.stdout.trim()) / 1e6;
-      kernelToUserspace = (await ctx.exec('systemd-analyze time')).stdout.split('\n')[0]?.trim();
+      kernelToUserspace = (await ctx.guest.exec(['systemd-analyze', 'time'])).stdout.split('\n')[0]?.trim();
     },
   });
   clock?.stop();

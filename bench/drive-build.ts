@@ -5,7 +5,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildConfigDrive, type ConfigDriveFormat } from '../harness/datasource/configdrive.ts';
-import { parseInstance, type Instance } from '../harness/datasource/instance.ts';
+import { parseInstance, type Instance } from '../harness/model/instance.ts';
 import { configDriveFiles } from '../harness/datasource/nova-metadata.ts';
 
 const RUNS = Number(process.argv[2] ?? 20);

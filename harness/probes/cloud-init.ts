@@ -1,5 +1,4 @@
-import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from '../model/probe.ts';
+import { defineProbe, judge, pass, fail } from './define.ts';
 
 /** WARNING and worse lines of cloud-init.log: what cloud-init ≥ 23.4 reports as recoverable_errors. */
 export function logProblems(log: string): string[] {
@@ -16,62 +15,60 @@ function listOf(v: unknown): string[] {
  * `cloud-init status` must be done with no errors, and every recoverable error (status JSON's
  * recoverable_errors, or on older cloud-init the log's WARNING lines) must be one the scenario allows.
  */
-export async function probeCleanBoot(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const exp = ctx.expectations.cleanBoot;
-  const na = notApplicable('clean-boot', ctx, exp);
-  if (na || !exp) return na!;
-  const ev = new Evidence();
-  const st = await ev.run(ctx, 'cloud-init status --format=json', { root: true });
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(st.stdout) as Record<string, unknown>;
-  } catch {
-    json = ctx.cloudInitStatus?.json;
-  }
-  const problems: string[] = [];
-  const status = String(json?.status ?? json?.extended_status ?? 'unknown');
-  if (!json) problems.push(`cloud-init status gave no JSON: ${st.stdout.slice(0, 200)}`);
-  else if (status !== 'done') problems.push(`status is "${status}", expected "done"`);
-  const errors = listOf(json?.errors);
-  if (errors.length) problems.push(`errors: ${errors.join(' | ')}`);
-  let recoverable: string[];
-  let source: string;
-  if (json && 'recoverable_errors' in json) {
-    recoverable = listOf(json.recoverable_errors);
-    source = 'status recoverable_errors';
-  } else {
-    const log = await ev.run(ctx, "grep -E 'WARNING|ERROR|CRITICAL' /var/log/cloud-init.log || true", { root: true });
-    recoverable = logProblems(log.stdout);
-    source = 'WARNING/ERROR lines in /var/log/cloud-init.log';
-  }
-  const allowed = (exp.allowedRecoverable ?? []).map((p) => new RegExp(p));
-  const unexpected = recoverable.filter((r) => !allowed.some((a) => a.test(r)));
-  if (unexpected.length) problems.push(`unexpected recoverable errors (${source}): ${unexpected.slice(0, 5).join(' | ')}${unexpected.length > 5 ? ` (+${unexpected.length - 5} more)` : ''}`);
-  const observed = { status, errors, recoverable, exitCodeAtBoot: ctx.cloudInitStatus?.exitCode };
-  return problems.length
-    ? verdict('clean-boot', 'fail', problems.join('; '), { expected: exp, observed, evidence: ev })
-    : verdict('clean-boot', 'pass', `status done, no errors, ${recoverable.length} recoverable (all allowed)`, { expected: exp, observed, evidence: ev });
-}
+export const probeCleanBoot = defineProbe('clean-boot', {
+  expects: (e) => e.cleanBoot,
+  run: async (exp, guest, ctx) => {
+    // Exit 1 (error) and 2 (degraded) are answers to judge, not a failure to look.
+    const st = await guest.exec(['cloud-init', 'status', '--format=json'], { root: true });
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(st.stdout) as Record<string, unknown>;
+    } catch {
+      json = ctx.cloudInitStatus?.json;
+    }
+    const problems: string[] = [];
+    const status = String(json?.status ?? json?.extended_status ?? 'unknown');
+    if (!json) problems.push(`cloud-init status gave no JSON: ${st.stdout.slice(0, 200)}`);
+    else if (status !== 'done') problems.push(`status is "${status}", expected "done"`);
+    const errors = listOf(json?.errors);
+    if (errors.length) problems.push(`errors: ${errors.join(' | ')}`);
+    let recoverable: string[];
+    let source: string;
+    if (json && 'recoverable_errors' in json) {
+      recoverable = listOf(json.recoverable_errors);
+      source = 'status recoverable_errors';
+    } else {
+      const log = await guest.exec({ shell: "grep -E 'WARNING|ERROR|CRITICAL' /var/log/cloud-init.log || true" }, { root: true });
+      recoverable = logProblems(log.stdout);
+      source = 'WARNING/ERROR lines in /var/log/cloud-init.log';
+    }
+    const allowed = (exp.allowedRecoverable ?? []).map((p) => new RegExp(p));
+    const unexpected = recoverable.filter((r) => !allowed.some((a) => a.test(r)));
+    if (unexpected.length) problems.push(`unexpected recoverable errors (${source}): ${unexpected.slice(0, 5).join(' | ')}${unexpected.length > 5 ? ` (+${unexpected.length - 5} more)` : ''}`);
+    const observed = { status, errors, recoverable, exitCodeAtBoot: ctx.cloudInitStatus?.exitCode };
+    return judge(problems, `status done, no errors, ${recoverable.length} recoverable (all allowed)`, { expected: exp, observed });
+  },
+});
 
 /** The datasource class cloud-init used, from /run/cloud-init/result.json (e.g. `DataSourceConfigDrive [net,ver=2][source=/dev/sr0]`). */
 export function datasourceMatches(detail: string, expected: string): boolean {
   return new RegExp(`^DataSource${expected}(Local|Net)?\\b`).test(detail.trim());
 }
 
-export async function probeDatasource(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const exp = ctx.expectations.datasource;
-  const na = notApplicable('datasource', ctx, exp);
-  if (na || !exp) return na!;
-  const ev = new Evidence();
-  const result = await ev.run(ctx, 'cat /run/cloud-init/result.json', { root: true });
-  await ev.run(ctx, 'cloud-id', { root: true });
-  let detail: string;
-  try {
-    detail = String((JSON.parse(result.stdout) as { v1?: { datasource?: string } }).v1?.datasource ?? '');
-  } catch {
-    detail = String(ctx.cloudInitStatus?.json?.detail ?? '');
-  }
-  return datasourceMatches(detail, exp)
-    ? verdict('datasource', 'pass', `cloud-init used ${detail}`, { expected: exp, observed: detail, evidence: ev })
-    : verdict('datasource', 'fail', `cloud-init used "${detail || 'no datasource'}", expected DataSource${exp}`, { expected: exp, observed: detail, evidence: ev });
-}
+export const probeDatasource = defineProbe('datasource', {
+  expects: (e) => e.datasource,
+  run: async (exp, guest, ctx) => {
+    const result = await guest.readFile('/run/cloud-init/result.json', { root: true });
+    // cloud-id is evidence only (it is missing on older cloud-init).
+    await guest.exec(['cloud-id'], { root: true });
+    let detail: string;
+    try {
+      detail = String((JSON.parse(result ?? '') as { v1?: { datasource?: string } }).v1?.datasource ?? '');
+    } catch {
+      detail = String(ctx.cloudInitStatus?.json?.detail ?? '');
+    }
+    return datasourceMatches(detail, exp)
+      ? pass(`cloud-init used ${detail}`, { expected: exp, observed: detail })
+      : fail(`cloud-init used "${detail || 'no datasource'}", expected DataSource${exp}`, { expected: exp, observed: detail });
+  },
+});

@@ -1,27 +1,25 @@
-import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from '../model/probe.ts';
+import { defineProbe, fail, judge, pass } from './define.ts';
 
 /** `hostname`, /etc/hostname and `hostname -f` against the expected short name and fqdn. */
-export async function probeHostname(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const { hostname, fqdn } = ctx.expectations;
-  const na = notApplicable('hostname', ctx, hostname ?? fqdn);
-  if (na) return na;
-  const ev = new Evidence();
-  const live = (await ev.run(ctx, 'hostname')).stdout.trim();
-  const file = (await ev.run(ctx, 'cat /etc/hostname')).stdout.trim();
-  const full = (await ev.run(ctx, 'hostname -f')).stdout.trim();
-  const observed = { hostname: live, etcHostname: file, fqdn: full };
-  const problems: string[] = [];
-  if (hostname !== undefined) {
-    if (live !== hostname) problems.push(`hostname is "${live}", expected "${hostname}"`);
-    if (file !== hostname) problems.push(`/etc/hostname says "${file}", expected "${hostname}"`);
-  }
-  if (fqdn !== undefined && full !== fqdn) problems.push(`hostname -f is "${full}", expected "${fqdn}"`);
-  const expected = { ...(hostname !== undefined ? { hostname } : {}), ...(fqdn !== undefined ? { fqdn } : {}) };
-  return problems.length
-    ? verdict('hostname', 'fail', problems.join('; '), { expected, observed, evidence: ev })
-    : verdict('hostname', 'pass', `hostname ${live}, /etc/hostname ${file}, fqdn ${full}`, { expected, observed, evidence: ev });
-}
+export const probeHostname = defineProbe('hostname', {
+  expects: ({ hostname, fqdn }) =>
+    hostname !== undefined || fqdn !== undefined ? { ...(hostname !== undefined ? { hostname } : {}), ...(fqdn !== undefined ? { fqdn } : {}) } : undefined,
+  run: async (expected, guest) => {
+    const { hostname, fqdn } = expected;
+    const live = (await guest.succeed(['hostname'])).trim();
+    const file = ((await guest.readFile('/etc/hostname')) ?? '').trim();
+    // `hostname -f` fails when the name does not resolve: that is the guest's answer, judged below.
+    const full = (await guest.exec(['hostname', '-f'])).stdout.trim();
+    const observed = { hostname: live, etcHostname: file, fqdn: full };
+    const problems: string[] = [];
+    if (hostname !== undefined) {
+      if (live !== hostname) problems.push(`hostname is "${live}", expected "${hostname}"`);
+      if (file !== hostname) problems.push(`/etc/hostname says "${file}", expected "${hostname}"`);
+    }
+    if (fqdn !== undefined && full !== fqdn) problems.push(`hostname -f is "${full}", expected "${fqdn}"`);
+    return judge(problems, `hostname ${live}, /etc/hostname ${file}, fqdn ${full}`, { expected, observed });
+  },
+});
 
 /** The /etc/hosts line manage_etc_hosts writes: 127.0.1.1 (Debian) or 127.0.0.1, fqdn then short name. */
 export function findHostsEntry(hosts: string, fqdn: string, hostname: string): string | undefined {
@@ -34,14 +32,13 @@ export function findHostsEntry(hosts: string, fqdn: string, hostname: string): s
     });
 }
 
-export async function probeEtcHosts(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const exp = ctx.expectations.etcHosts;
-  const na = notApplicable('etc-hosts', ctx, exp);
-  if (na || !exp) return na!;
-  const ev = new Evidence();
-  const hosts = (await ev.run(ctx, 'cat /etc/hosts')).stdout;
-  const line = findHostsEntry(hosts, exp.fqdn, exp.hostname);
-  return line
-    ? verdict('etc-hosts', 'pass', `/etc/hosts maps the name: "${line}"`, { expected: exp, observed: line, evidence: ev })
-    : verdict('etc-hosts', 'fail', `/etc/hosts has no 127.0.1.1/127.0.0.1 line naming both ${exp.fqdn} and ${exp.hostname}`, { expected: exp, observed: hosts, evidence: ev });
-}
+export const probeEtcHosts = defineProbe('etc-hosts', {
+  expects: (e) => e.etcHosts,
+  run: async (exp, guest) => {
+    const hosts = (await guest.readFile('/etc/hosts')) ?? '';
+    const line = findHostsEntry(hosts, exp.fqdn, exp.hostname);
+    return line
+      ? pass(`/etc/hosts maps the name: "${line}"`, { expected: exp, observed: line })
+      : fail(`/etc/hosts has no 127.0.1.1/127.0.0.1 line naming both ${exp.fqdn} and ${exp.hostname}`, { expected: exp, observed: hosts });
+  },
+});

@@ -1,5 +1,4 @@
-import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
-import type { ProbeVerdict } from '../model/probe.ts';
+import { defineProbe, fail, notApplicable, pass } from './define.ts';
 
 /**
  * Whether a requested path satisfies an expected one. `/openstack/latest/…` stands for whichever
@@ -20,19 +19,19 @@ function escape(s: string): string {
 }
 
 /** The metadata service must have served each expected path to this instance (2xx). */
-export async function probeMetadataRequests(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const exp = ctx.expectations.metadataRequests;
-  const na = notApplicable('metadata-requests', ctx, exp);
-  if (na || !exp) return na!;
-  if (!ctx.metadataRequests) return verdict('metadata-requests', 'n/a', 'no metadata service in this run (config drive)');
-  const requests = ctx.metadataRequests();
-  const ev = new Evidence();
-  ev.note('metadata service request log', requests.map((r) => `${r.method} ${r.path} → ${r.status}`).join('\n') || '(no requests)');
-  const servedAs = (p: string) => requests.find((r) => metadataPathMatches(p, r.path) && r.status >= 200 && r.status < 300)?.path;
-  const missing = exp.filter((p) => !servedAs(p));
-  const observed = Object.fromEntries(exp.map((p) => [p, servedAs(p) ?? 'never served']));
-  const count = `${requests.length} request(s) in all`;
-  return missing.length
-    ? verdict('metadata-requests', 'fail', `the guest never fetched ${missing.join(', ')} successfully (${count})`, { expected: exp, observed, evidence: ev })
-    : verdict('metadata-requests', 'pass', `the guest fetched ${exp.map((p) => servedAs(p)).join(', ')} (${count})`, { expected: exp, observed, evidence: ev });
-}
+export const probeMetadataRequests = defineProbe('metadata-requests', {
+  expects: (e) => e.metadataRequests,
+  run: async (exp, guest, ctx) => {
+    if (!ctx.metadataRequests) return notApplicable('no metadata service in this run (config drive)');
+    const requests = ctx.metadataRequests();
+    // The host's side of the conversation: the guest's own commands cannot show it.
+    guest.note('metadata service request log', requests.map((r) => `${r.method} ${r.path} → ${r.status}`).join('\n') || '(no requests)');
+    const servedAs = (p: string) => requests.find((r) => metadataPathMatches(p, r.path) && r.status >= 200 && r.status < 300)?.path;
+    const missing = exp.filter((p) => !servedAs(p));
+    const observed = Object.fromEntries(exp.map((p) => [p, servedAs(p) ?? 'never served']));
+    const count = `${requests.length} request(s) in all`;
+    return missing.length
+      ? fail(`the guest never fetched ${missing.join(', ')} successfully (${count})`, { expected: exp, observed })
+      : pass(`the guest fetched ${exp.map((p) => servedAs(p)).join(', ')} (${count})`, { expected: exp, observed });
+  },
+});

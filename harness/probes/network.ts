@@ -1,5 +1,7 @@
 import type { NicExpectation } from '../model/expectations.ts';
-import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
+import type { Guest } from '../ssh/guest.ts';
+import type { ProbeContext } from './context.ts';
+import { defineProbe, judge, notApplicable, type Judgement } from './define.ts';
 import {
   parseDefaultRoutes,
   parseEni,
@@ -11,7 +13,6 @@ import {
   type LiveIface,
   type RenderedNic,
 } from './network-state.ts';
-import type { ProbeName, ProbeVerdict } from '../model/probe.ts';
 
 export const RENDERED_CONFIG: Record<'eni' | 'netplan', string> = {
   eni: '/etc/network/interfaces.d/50-cloud-init',
@@ -31,17 +32,17 @@ export interface NetworkState {
   leases: Lease[];
 }
 
-export async function readNetworkState(ctx: ProbeContext, ev: Evidence): Promise<NetworkState> {
-  const renderer = ctx.image.networkRenderer;
+export async function readNetworkState(guest: Guest, renderer: NetworkState['renderer']): Promise<NetworkState> {
   const state: NetworkState = { renderer, live: [], routes: [], leases: [] };
   if (renderer !== 'none') {
-    const r = await ev.run(ctx, `cat ${RENDERED_CONFIG[renderer]}`, { root: true });
-    if (r.code !== 0) state.renderedMissing = true;
-    else state.rendered = renderer === 'eni' ? parseEni(r.stdout) : parseNetplan(r.stdout);
+    const text = await guest.readFile(RENDERED_CONFIG[renderer], { root: true });
+    if (text === undefined) state.renderedMissing = true;
+    else state.rendered = renderer === 'eni' ? parseEni(text) : parseNetplan(text);
   }
-  state.live = parseIpAddr((await ev.run(ctx, 'ip -j addr show')).stdout || '[]');
-  state.routes = parseDefaultRoutes((await ev.run(ctx, 'ip -j route show')).stdout || '[]');
-  state.leases = parseLeases((await ev.run(ctx, LEASE_DUMP, { root: true })).stdout);
+  // The live state must be readable: without it there is nothing to judge.
+  state.live = parseIpAddr((await guest.succeed(['ip', '-j', 'addr', 'show'])) || '[]');
+  state.routes = parseDefaultRoutes((await guest.succeed(['ip', '-j', 'route', 'show'])) || '[]');
+  state.leases = parseLeases((await guest.exec({ shell: LEASE_DUMP }, { root: true })).stdout);
   return state;
 }
 
@@ -131,36 +132,32 @@ function describe(f: NicFinding): string {
   return `${f.ifname ?? f.mac}: ${f.expected} — rendered ${f.rendered ?? 'n/a'}; live ${f.live}`;
 }
 
-async function nicVerdict(probe: ProbeName, ctx: ProbeContext, nics: NicExpectation[], label: string): Promise<ProbeVerdict> {
+async function nicJudgement(guest: Guest, ctx: ProbeContext, nics: NicExpectation[], label: string): Promise<Judgement> {
   const unsupported = nics.find((n) => n.mode !== 'unconfigured' && !ctx.image.nicModes.includes(n.mode));
-  if (unsupported) return verdict(probe, 'n/a', `this image cannot apply a ${unsupported.mode} NIC from network_data.json (capabilities.nic_modes)`);
-  const ev = new Evidence();
-  const state = await readNetworkState(ctx, ev);
+  if (unsupported) return notApplicable(`this image cannot apply a ${unsupported.mode} NIC from network_data.json (capabilities.nic_modes)`);
+  const state = await readNetworkState(guest, ctx.image.networkRenderer);
   const findings = nics.map((n) => checkNic(state, n));
-  const problems = findings.flatMap((f) => f.problems);
   const observed = findings.map(describe);
   const expected = nics.map((n) => `${n.mac}: ${n.mode}${n.address ? ` ${n.address}` : ''}${n.gateway ? ` gw ${n.gateway}` : ''}`);
-  return problems.length
-    ? verdict(probe, 'fail', problems.join('; '), { expected, observed, evidence: ev })
-    : verdict(probe, 'pass', `${label}: ${observed.join(' | ')}`, { expected, observed, evidence: ev });
+  return judge(
+    findings.flatMap((f) => f.problems),
+    `${label}: ${observed.join(' | ')}`,
+    { expected, observed },
+  );
 }
 
 /** The first NIC: rendered config and live state both say what the scenario asked for. */
-export async function probeNicMode(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const nics = ctx.expectations.nics;
-  const na = notApplicable('nic-mode', ctx, nics);
-  if (na || !nics?.[0]) return na!;
-  return nicVerdict('nic-mode', ctx, [nics[0]], 'first NIC');
-}
+export const probeNicMode = defineProbe('nic-mode', {
+  expects: (e) => e.nics?.[0],
+  run: (first, guest, ctx) => nicJudgement(guest, ctx, [first], 'first NIC'),
+});
 
 /**
  * The other NICs: with network_data.json (config drive, OpenStack API) cloud-init configures
  * every NIC; without it (fallback) only the first, so the others must stay unconfigured.
  */
-export async function probeMultiNic(ctx: ProbeContext): Promise<ProbeVerdict> {
-  const nics = ctx.expectations.nics;
-  const capNa = notApplicable('multi-nic', ctx, nics);
-  if (capNa) return capNa;
-  if (!nics || nics.length < 2) return verdict('multi-nic', 'n/a', 'the scenario has a single NIC');
-  return nicVerdict('multi-nic', ctx, nics.slice(1), `NICs 2..${nics.length}`);
-}
+export const probeMultiNic = defineProbe('multi-nic', {
+  expects: (e) => e.nics,
+  run: async (nics, guest, ctx) =>
+    nics.length < 2 ? notApplicable('the scenario has a single NIC') : nicJudgement(guest, ctx, nics.slice(1), `NICs 2..${nics.length}`),
+});

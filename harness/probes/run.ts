@@ -1,13 +1,15 @@
 import { probeAuthorizedKeys, probePasswordLogin } from './access.ts';
 import { probeCleanBoot, probeDatasource } from './cloud-init.ts';
-import { verdict, type ProbeContext } from './context.ts';
+import type { ProbeContext } from './context.ts';
+import { errorVerdict, type ProbeFn } from './define.ts';
 import { probeEtcHosts, probeHostname } from './identity.ts';
 import { probeMetadataRequests } from './metadata.ts';
 import { probeMultiNic, probeNicMode } from './network.ts';
 import { probeRuncmd, probeTimezone } from './system.ts';
 import { PROBE_NAMES, type ProbeName, type ProbeVerdict } from '../model/probe.ts';
 
-export const PROBES: Record<ProbeName, (ctx: ProbeContext) => Promise<ProbeVerdict>> = {
+/** Every probe, each declared with defineProbe (harness/probes/define.ts). */
+export const PROBES: Record<ProbeName, ProbeFn> = {
   hostname: probeHostname,
   'etc-hosts': probeEtcHosts,
   'authorized-keys': probeAuthorizedKeys,
@@ -22,20 +24,20 @@ export const PROBES: Record<ProbeName, (ctx: ProbeContext) => Promise<ProbeVerdi
 };
 
 /**
- * Runs every probe in PROBE_NAMES order, one at a time (they share one SSH connection). A probe
- * that throws (lost connection, bad output) yields a fail verdict saying so, never a pass.
+ * Runs the probes in PROBE_NAMES order, one at a time (they share one SSH connection). A probe
+ * that cannot run (lost connection, a timeout, output it could not read) yields an `error`
+ * verdict saying so — never a pass, and never a fail, which would blame the guest. defineProbe
+ * turns its exceptions into that verdict; the catch here only guards a probe not built with it.
  */
 export async function runProbes(ctx: ProbeContext, only: readonly ProbeName[] = PROBE_NAMES): Promise<ProbeVerdict[]> {
   const verdicts: ProbeVerdict[] = [];
   for (const name of only) {
     const started = Date.now();
-    let v: ProbeVerdict;
     try {
-      v = await PROBES[name](ctx);
+      verdicts.push(await PROBES[name](ctx));
     } catch (err) {
-      v = verdict(name, 'fail', `probe error: ${(err as Error).message}`);
+      verdicts.push({ ...errorVerdict(name, err), durationMs: Date.now() - started });
     }
-    verdicts.push({ ...v, durationMs: Date.now() - started });
   }
   return verdicts;
 }

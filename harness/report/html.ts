@@ -44,9 +44,13 @@ details{margin:2px 0}
 
 const LABEL: Record<CellStatus, string> = { pass: 'pass', fail: 'fail', error: 'error', skipped: 'skipped' };
 
+// Statuses that a colour alone must not carry: n/a, and error (the probe could not run) — purple
+// like a cell that never booted, never red like a guest that was wrong.
+const CHIP_SUFFIX: Partial<Record<ProbeVerdict['status'], string>> = { 'n/a': ' n/a', error: ' error' };
+
 function chip(v: ProbeVerdict): string {
   const cls = v.status === 'n/a' ? 'na' : v.status;
-  return `<span class="chip ${cls}" title="${esc(`${v.probe}: ${v.status} — ${v.summary}`)}">${esc(v.probe)}${v.status === 'n/a' ? ' n/a' : ''}</span>`;
+  return `<span class="chip ${cls}" title="${esc(`${v.probe}: ${v.status} — ${v.summary}`)}">${esc(v.probe)}${CHIP_SUFFIX[v.status] ?? ''}</span>`;
 }
 
 function matrixTd(c: MatrixCell | undefined, reportDir: string): string {
@@ -55,7 +59,12 @@ function matrixTd(c: MatrixCell | undefined, reportDir: string): string {
   if (!c.result) return `<td>${badge}<div class="muted">${esc(c.skipped?.reason ?? '')}</div></td>`;
   const r = c.result;
   const chips = r.verdicts.length ? `<div class="chips">${r.verdicts.map(chip).join('')}</div>` : '';
-  const err = r.error ? `<div class="muted">stopped at ${esc(r.error.stage)}</div>` : '';
+  const errored = r.verdicts.filter((v) => v.status === 'error').length;
+  const err = r.error
+    ? `<div class="muted">stopped at ${esc(r.error.stage)}</div>`
+    : errored
+      ? `<div class="muted">${errored} probe(s) could not run</div>`
+      : '';
   return `<td>${badge} <span class="muted">${formatMs(r.timings.totalMs)}</span>${chips}${err}<div><a href="${esc(artifactLink(reportDir, r.artifactsDir))}">artifacts</a></div></td>`;
 }
 

@@ -1,11 +1,12 @@
 import type { CellResult } from '../model/cell.ts';
 import type { ProbeVerdict } from '../model/probe.ts';
-import type { RunReport } from './model.ts';
+import { cellBroke, erroredVerdicts, type RunReport } from './model.ts';
 
 /**
  * JUnit XML: one <testsuite> per cell; in it a `boot` testcase (error: stage, message, console
- * tail) and one testcase per probe verdict (fail → <failure> with summary and evidence, n/a →
- * <skipped>). A cell the planner skipped is one skipped `boot` testcase.
+ * tail) and one testcase per probe verdict (fail → <failure> with summary and evidence, error —
+ * the probe could not run — → <error>, n/a → <skipped>). A cell the planner skipped is one
+ * skipped `boot` testcase. `errors=` counts the <error> testcases, `failures=` the <failure> ones.
  */
 
 // ANSI escapes from serial consoles first, then whatever XML 1.0 cannot carry at all.
@@ -41,6 +42,8 @@ function verdictCase(r: CellResult, v: ProbeVerdict): string {
   const head = `    <testcase classname="${xmlAttr(r.id)}" name="${xmlAttr(v.probe)}" time="${seconds(v.durationMs)}"`;
   if (v.status === 'pass') return `${head}>\n      <system-out>${xmlText(evidenceText(v))}</system-out>\n    </testcase>`;
   if (v.status === 'n/a') return `${head}>\n      <skipped message="${xmlAttr(v.summary)}"/>\n    </testcase>`;
+  // The harness could not look: a CI error, not a test failure that blames the guest.
+  if (v.status === 'error') return `${head}>\n      <error message="${xmlAttr(v.summary)}" type="${xmlAttr(v.probe)}">${xmlText(evidenceText(v))}</error>\n    </testcase>`;
   return `${head}>\n      <failure message="${xmlAttr(v.summary)}" type="${xmlAttr(v.probe)}">${xmlText(evidenceText(v))}</failure>\n    </testcase>`;
 }
 
@@ -50,10 +53,15 @@ function bootCase(r: CellResult): string {
     .map(([k, ms]) => `${k}=${seconds(ms)}s`)
     .join(' ');
   const info = `accel ${r.accel.use} (${r.accel.reason}); stages ${stages}; artifacts ${r.artifactsDir}`;
-  if (r.outcome !== 'error') return `${head}>\n      <system-out>${xmlText(info)}</system-out>\n    </testcase>`;
+  if (!cellBroke(r)) return `${head}>\n      <system-out>${xmlText(info)}</system-out>\n    </testcase>`;
   const e = r.error ?? { stage: r.stage, message: 'no error recorded' };
   const body = [`stage: ${e.stage}`, e.message, e.hint ? `hint: ${e.hint}` : '', e.consoleTail ? `--- console tail\n${e.consoleTail}` : '', info].filter(Boolean).join('\n');
   return `${head}>\n      <error message="${xmlAttr(`${e.stage}: ${e.message}`)}" type="${xmlAttr(e.stage)}">${xmlText(body)}</error>\n    </testcase>`;
+}
+
+/** <error> testcases of a cell: its boot when the cell broke, and each probe that could not run. */
+function errorCases(r: CellResult): number {
+  return (cellBroke(r) ? 1 : 0) + erroredVerdicts(r).length;
 }
 
 export function renderJunit(report: RunReport): string {
@@ -63,7 +71,7 @@ export function renderJunit(report: RunReport): string {
     const failures = r.verdicts.filter((v) => v.status === 'fail').length;
     const skipped = r.verdicts.filter((v) => v.status === 'n/a').length;
     suites.push(
-      `  <testsuite name="${xmlAttr(r.id)}" tests="${cases.length}" failures="${failures}" errors="${r.outcome === 'error' ? 1 : 0}" skipped="${skipped}" time="${seconds(r.timings.totalMs)}">\n${cases.join('\n')}\n  </testsuite>`,
+      `  <testsuite name="${xmlAttr(r.id)}" tests="${cases.length}" failures="${failures}" errors="${errorCases(r)}" skipped="${skipped}" time="${seconds(r.timings.totalMs)}">\n${cases.join('\n')}\n  </testsuite>`,
     );
   }
   for (const s of report.skipped) {
@@ -73,7 +81,7 @@ export function renderJunit(report: RunReport): string {
   }
   const total = report.results.reduce((n, r) => n + 1 + r.verdicts.length, 0) + report.skipped.length;
   const failures = report.results.reduce((n, r) => n + r.verdicts.filter((v) => v.status === 'fail').length, 0);
-  const errors = report.summary.errors;
+  const errors = report.results.reduce((n, r) => n + errorCases(r), 0);
   const skipped = report.results.reduce((n, r) => n + r.verdicts.filter((v) => v.status === 'n/a').length, 0) + report.skipped.length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

@@ -1,7 +1,11 @@
 import { relative } from 'node:path';
-import { failedVerdicts, formatMs, matrixCells, matrixGroups, skipReasons, type CellStatus, type RunReport } from './model.ts';
+import { erroredVerdicts, failedVerdicts, formatMs, matrixCells, matrixGroups, skipReasons, type CellStatus, type RunReport } from './model.ts';
 
-/** A Markdown matrix for people: per case, images × scenarios; then why each failed or skipped cell is so. */
+/**
+ * A Markdown matrix for people: per case, images × scenarios; then why each failed or skipped cell
+ * is so. A probe that could not run (status error) is marked 💥, like a cell that never reached its
+ * probes, never ❌: the harness could not look, the guest is not blamed.
+ */
 
 const SYMBOL: Record<CellStatus, string> = { pass: '✅ pass', fail: '❌ fail', error: '💥 error', skipped: '⏭ skipped' };
 
@@ -38,7 +42,9 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
         if (!c) return '';
         if (!c.result) return SYMBOL[c.status];
         const na = c.result.verdicts.filter((v) => v.status === 'n/a').length;
-        return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${na ? ` (${na} n/a)` : ''}`;
+        const errored = erroredVerdicts(c.result).length;
+        const notes = [na ? `${na} n/a` : '', errored ? `💥 ${errored} could not run` : ''].filter(Boolean);
+        return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${notes.length ? ` (${notes.join(', ')})` : ''}`;
       });
       lines.push(`| ${cellText(image)} | ${row.join(' | ')} |`);
     }
@@ -55,6 +61,7 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
         if (r.error.consoleTail) lines.push('', '```', r.error.consoleTail.replace(/```/g, "'''"), '```');
       }
       for (const v of failedVerdicts(r)) lines.push(`- **${v.probe}**: ${cellText(v.summary)}`);
+      for (const v of erroredVerdicts(r)) lines.push(`- 💥 **${v.probe}** (error): ${cellText(v.summary)}`);
       lines.push(`- artifacts: [${relative(reportDir, r.artifactsDir) || '.'}](${artifactLink(reportDir, r.artifactsDir)})`, '');
     }
   }

@@ -102,6 +102,19 @@ export function failedVerdicts(r: CellResult): ProbeVerdict[] {
   return r.verdicts.filter((v) => v.status === 'fail');
 }
 
+/** Probes that could not run (lost SSH, a timeout): the harness could not look, the guest is not blamed. */
+export function erroredVerdicts(r: CellResult): ProbeVerdict[] {
+  return r.verdicts.filter((v) => v.status === 'error');
+}
+
+/**
+ * Whether the cell itself broke — the boot, or the harness around the probes — rather than only
+ * some probes erroring: a cell whose outcome is `error` because probes could not run still booted.
+ */
+export function cellBroke(r: CellResult): boolean {
+  return r.error !== undefined || (r.outcome === 'error' && erroredVerdicts(r).length === 0);
+}
+
 export function formatMs(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`;
 }

@@ -11,10 +11,11 @@ import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
 import { connectWithRetry } from '../ssh/client.ts';
+import { Guest } from '../ssh/guest.ts';
 import { runKeyPair } from '../ssh/keys.ts';
 import { CleanupStack, describeFailures } from '../util/cleanup-stack.ts';
 import { ArtifactWriter } from '../vm/artifacts.ts';
-import { asRoot, bootVm, type BootedVm } from '../vm/boot.ts';
+import { bootVm, type BootedVm } from '../vm/boot.ts';
 import { guardTempDir } from '../vm/exit-guard.ts';
 import { createOverlay } from '../vm/overlay.ts';
 import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
@@ -208,7 +209,7 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   cleanup.defer('close the probes’ ssh session', () => session.close());
   const user = p.login.user;
   const ctx: ProbeContext = {
-    exec: (command, o = {}) => session.exec(o.root ? asRoot(user, command) : command, { timeoutMs: o.timeoutMs ?? 60_000 }),
+    guest: new Guest(session, user),
     ssh: { host: vm.sshTarget.host, port: vm.sshTarget.port, user },
     image: {
       notApplicable: p.manifest.capabilities.not_applicable,
@@ -260,14 +261,14 @@ async function collectGuestArtifacts(ctx: ProbeContext, artifacts: ArtifactWrite
   if (renderer !== 'none') files.push(['networkConfig', `network-config/${RENDERED_CONFIG[renderer].split('/').pop()}`, RENDERED_CONFIG[renderer]]);
   for (const [kind, rel, path] of files) {
     try {
-      const r = await ctx.exec(`cat ${path}`, { root: true, timeoutMs: 30_000 });
+      const r = await ctx.guest.exec(['cat', path], { root: true, timeoutMs: 30_000 });
       if (r.code === 0) await artifacts.write(kind, rel, r.stdout);
     } catch {
       // the guest went away: whatever was collected stays
     }
   }
   try {
-    const r = await ctx.exec('cloud-init status --long --format=json', { root: true, timeoutMs: 30_000 });
+    const r = await ctx.guest.exec(['cloud-init', 'status', '--long', '--format=json'], { root: true, timeoutMs: 30_000 });
     if (r.code !== null && r.stdout.trim()) await artifacts.write('cloudInitStatusLong', 'cloud-init-status-long.json', r.stdout);
   } catch {
     // best effort

@@ -48,11 +48,19 @@ function connectConfig(target: SshTarget, readyTimeoutMs: number): ConnectConfig
 
 /** One SSH connection to a guest. */
 export class SshSession {
+  /** Why the connection ended under us (error or close after login), for the next exec's message. */
+  private lost: string | undefined;
+
   private constructor(
     private readonly client: InstanceType<typeof Client>,
     readonly target: SshTarget,
     readonly banner: string,
-  ) {}
+  ) {
+    // After login an 'error' (ECONNRESET, keepalive timeout) must not go unhandled and kill the
+    // process: open channels close on their own, and later execs say why.
+    client.on('error', (err: Error) => (this.lost ??= err.message));
+    client.on('close', () => (this.lost ??= 'connection closed'));
+  }
 
   /** A single connection attempt; auth failures throw SshAuthError. */
   static connect(target: SshTarget, opts: { readyTimeoutMs?: number } = {}): Promise<SshSession> {
@@ -87,6 +95,7 @@ export class SshSession {
   exec(command: string, opts: { timeoutMs?: number; stdin?: string } = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? 60_000;
     return new Promise((resolve, reject) => {
+      if (this.lost) return reject(new Error(`ssh exec ${JSON.stringify(command)}: not connected (${this.lost})`));
       this.client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
         if (err) return reject(new Error(`ssh exec ${JSON.stringify(command)}: ${err.message}`));
         let stdout = '';

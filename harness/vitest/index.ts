@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CellResult, CellSpec, KeepMode, Plan } from '../model/cell.ts';
 import { PROBE_NAMES } from '../model/probe.ts';
+import { cellBroke } from '../report/model.ts';
 import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
 import { defaultJobs } from '../plan/select.ts';
 import { redactText, usableSecrets } from '../report/redact.ts';
@@ -16,7 +17,8 @@ import { RunSession } from '../run/session.ts';
  *   describeMatrix(plan, { jobs: 2, reportDir: 'reports/e2e' });
  *
  * gives one `describe` per cell (`describe.for`), in it a `boot` test and one test per probe:
- * pass → passes, fail → fails with the verdict's summary and evidence, n/a → skipped. Cells boot
+ * pass → passes, fail → fails with the verdict's summary and evidence, error (the probe could not
+ * run) → fails with a message that says the harness could not look, n/a → skipped. Cells boot
  * in parallel (at most `jobs` at once) as soon as the file is collected; tests await their cell.
  */
 
@@ -86,7 +88,8 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
       const scrub = (text: string) => redactText(text, usableSecrets(cell.secrets));
       it('boot', { timeout }, async () => {
         const r = await resultOf(cell);
-        if (r.outcome === 'error') {
+        // Probes that could not run fail their own tests; the boot itself went fine.
+        if (cellBroke(r)) {
           const e = r.error;
           expect.fail(scrub(`stopped at ${e?.stage ?? r.stage}: ${e?.message ?? 'unknown error'}${e?.hint ? `\nhint: ${e.hint}` : ''}${e?.consoleTail ? `\n--- console tail\n${e.consoleTail}` : ''}\nartifacts: ${r.artifactsDir}`));
         }
@@ -98,6 +101,7 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
           if (!v) return ctx.skip(r.outcome === 'error' ? 'the cell never reached its probes' : 'no verdict for this probe');
           if (v.status === 'n/a') return ctx.skip(v.summary);
           if (v.status === 'fail') expect.fail(scrub(evidenceText(r, probe)));
+          if (v.status === 'error') expect.fail(scrub(`error (the harness could not look): ${evidenceText(r, probe)}`));
         });
       }
     });

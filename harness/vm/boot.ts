@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readSshBanner } from '../ssh/banner.ts';
 import { SshSession, type ExecResult, type SshTarget } from '../ssh/client.ts';
+import { asRoot } from '../util/shell.ts';
 import { ConsoleWatcher } from './console.ts';
 import { freeLoopbackPort } from './ports.ts';
 import { QemuProcess } from './qemu-process.ts';
@@ -50,14 +51,8 @@ export interface BootedVm {
   stop(): Promise<void>;
 }
 
-/** Runs `command` as root: directly for root, else through passwordless sudo (cloud-init's default user has it). */
-export function asRoot(user: string, command: string): string {
-  return user === 'root' ? command : `sudo -n sh -c ${shellQuote(command)}`;
-}
-
-export function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
+// One implementation of quoting (harness/util/shell.ts); re-exported for the cell runner.
+export { asRoot };
 
 /**
  * Signs that the kernel (not just firmware or GRUB) is running: its banner, printk timestamps,

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { catalogDir, loadCatalog } from '../images/manifest.ts';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import { UserError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-root.ts';
 import type { CellResult, CellSpec } from '../matrix/cell.ts';
 import { caseFileSchema } from '../matrix/case-schema.ts';
 import { planFromFiles } from '../matrix/plan-files.ts';
@@ -30,8 +31,6 @@ interface RunOpts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const KEEP_MODES = ['on-failure', 'always', 'never'] as const;
-
-const pkgVersion = async () => (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export function registerRun(program: Command): void {
   registerSchema('case', caseFileSchema, 'case file (cloudprobe run; cases/*.yaml)');
@@ -188,7 +187,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     const skipped = [...plan.skipped, ...outcome.cancelled];
     const report: RunReport = {
       tool: 'cloudprobe',
-      version: await pkgVersion(),
+      version: packageVersion(),
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       wallMs: finishedAt.getTime() - startedAt.getTime(),

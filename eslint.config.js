@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/**', '.cache/**', 'bench/out/**'] },
+  { ignores: ['node_modules/**', 'reports/**', '.cache/**', 'bench/out/**', 'dist/**', 'dist.new-*/**', 'dist.old-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

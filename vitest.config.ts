@@ -6,7 +6,16 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
-      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // Its tests spawn the compiled CLI: build dist/ from the current sources first.
+          globalSetup: ['test/helpers/build-dist.ts'],
+        },
+      },
       {
         test: {
           name: 'e2e',

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { RunReport } from '../harness/report/model.ts';
+import { buildDist } from '../scripts/build.ts';
 
 process.stdout.on('error', () => {}); // e.g. piped into head
 const args = process.argv.slice(2);
@@ -20,6 +21,7 @@ if (fromIdx >= 0) {
   file = args[fromIdx + 1] ?? 'reports/results.json';
 } else {
   const out = 'bench/out/matrix';
+  await buildDist(); // bin/cloudprobe.js runs dist/: measure the current sources, not an old build
   await execa('node', ['bin/cloudprobe.js', 'run', ...args, '--report-dir', out, '--progress', 'plain'], { stdio: 'inherit', reject: false });
   file = `${out}/results.json`;
 }

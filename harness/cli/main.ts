@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { installInterruptHandler } from '../run/interrupt.ts';
 import { UserError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-root.ts';
 import { registerDoctor } from './doctor-command.ts';
 import { registerDrive } from './drive-command.ts';
 import { registerMetadata } from './metadata-command.ts';
@@ -10,12 +10,10 @@ import { registerImages } from './images-command.ts';
 import { registerRun } from './run-command.ts';
 import { registerVm } from './vm-command.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
 export function buildProgram(): Command {
   const program = new Command('cloudprobe')
     .description('Boot cloud images under QEMU, feed them OpenStack metadata (config drive or metadata service) and prove over SSH what cloud-init did.')
-    .version(pkg.version)
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
@@ -12,6 +11,7 @@ import { redactText, usableSecrets } from '../report/redact.ts';
 import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
 import { RunSession, type RunOutcome } from '../run/session.ts';
 import { UserError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-root.ts';
 import { registerSchema } from './schema-command.ts';
 
 interface RunOpts {
@@ -27,7 +27,6 @@ interface RunOpts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-const pkgVersion = async () => (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export function registerRun(program: Command): void {
   registerSchema('case', caseFileSchema, 'case file (cloudprobe run; cases/*.yaml)');
@@ -121,7 +120,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     reportDir,
     keep,
     ...(shard ? { shard } : {}),
-    version: await pkgVersion(),
+    version: packageVersion(),
     ...(interruptSignal() ? { signal: interruptSignal()! } : {}),
     say,
   });

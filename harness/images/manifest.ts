@@ -1,13 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { PROBE_NAMES } from '../model/probe.ts';
 import { UserError } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { loadYamlFile, YamlValidationError } from '../util/yaml-file.ts';
 
 /** `<repo>/images`: one YAML manifest per image, recipes under `recipes/`. */
-export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL('../../images', import.meta.url));
+export const DEFAULT_CATALOG_DIR = join(packageRoot(), 'images');
 
 /** The catalog in use: `$CLOUDPROBE_IMAGES_DIR` (another set of manifests, e.g. in tests), else `<repo>/images`. */
 export function catalogDir(env: NodeJS.ProcessEnv = process.env): string {

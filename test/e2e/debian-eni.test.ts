@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
 import type { CellResult } from '../../harness/model/cell.ts';
+import { usesMetadataService } from '../../harness/model/datasources.ts';
 import { describeMatrix, planCaseFiles } from '../../harness/vitest/index.ts';
 import { runProbes } from '../../harness/probes/run.ts';
 import type { ProbeVerdict } from '../../harness/model/probe.ts';
@@ -63,7 +64,7 @@ describe('evidence and artifacts', () => {
     const report = JSON.parse(await readFile(join(REPORT_DIR, 'results.json'), 'utf8')) as { results: CellResult[] };
     expect(report.results).toHaveLength(3);
     for (const r of report.results) {
-      const kinds = ['serial', 'cloudInitLog', 'cloudInitOutput', 'cloudInitStatus', 'networkConfig', ...(r.cell.datasource.startsWith('metadata-') ? ['metadataRequests'] : [])];
+      const kinds = ['serial', 'cloudInitLog', 'cloudInitOutput', 'cloudInitStatus', 'networkConfig', ...(usesMetadataService(r.cell.datasource) ? ['metadataRequests'] : [])];
       for (const kind of kinds) expect(r.artifacts[kind], `${r.id}: artifact ${kind}`).toBeDefined();
       for (const v of r.verdicts.filter((x) => x.status === 'pass')) {
         expect(Object.keys(v.evidence ?? {}).length, `${r.id}: ${v.probe} has evidence`).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
  */
 export function findPackageRoot(start: string, name = 'cloudprobe'): string {
   for (let dir = start; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === name) return dir;
+    if (packageName(join(dir, 'package.json')) === name) return dir;
     if (dirname(dir) === dir) throw new Error(`no package.json named ${name} in ${start} or above`);
   }
 }
@@ -25,4 +24,13 @@ export function packageRoot(): string {
 /** The `version` in cloudprobe's package.json (`--version`, results.json). */
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The name in a package.json, or undefined when there is none to read (a read, not access(2), which ignores capabilities). */
+function packageName(file: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name;
+  } catch {
+    return undefined;
+  }
 }

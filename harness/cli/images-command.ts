@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
 import { buildImage } from '../images/build.ts';
+import { BuildInterrupted } from '../images/build-processes.ts';
 import { fetchImage } from '../images/download.ts';
 import { listImages, formatImageList } from '../images/list.ts';
 import { getManifest } from '../images/manifest.ts';
@@ -46,9 +47,17 @@ export function registerImages(program: Command): void {
     .argument('<name>', 'image name, e.g. debian-12-eni, debian-12-netplan, fixture-busybox')
     .option('--force', 'rebuild even if a build of this recipe is cached')
     .action(async (name: string, opts: { force?: boolean }) => {
-      exitOnSignals();
+      // An interrupt stops every command of the build and waits for them before the temp root is
+      // removed (harness/images/build-processes.ts); then the command ends with 130/143.
+      const signal = interruptSignal();
       const manifest = await getManifest(name);
-      const img = await buildImage(manifest, { force: opts.force, log: say });
-      process.stdout.write(`${[img.path, img.kernel, img.initrd].filter(Boolean).join('\n')}\n`);
+      try {
+        const img = await buildImage(manifest, { force: opts.force, log: say, ...(signal ? { signal } : {}) });
+        process.stdout.write(`${[img.path, img.kernel, img.initrd].filter(Boolean).join('\n')}\n`);
+      } catch (err) {
+        if (!(err instanceof BuildInterrupted) && !signal?.aborted) throw err;
+        say(`${name}: build interrupted; nothing was cached`);
+        process.exitCode = interruptExitCode();
+      }
     });
 }

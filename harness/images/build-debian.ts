@@ -1,7 +1,6 @@
 // Changing what this builder produces? Bump its entry in BUILDER_VERSIONS (recipe.ts) so cached builds are redone.
 import { copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { needTool, type BuildContext, type BuildOutputs } from './build-types.ts';
@@ -78,7 +77,7 @@ async function configureRoot(ctx: BuildContext, root: string, recipe: DebianReci
     await rm(join(etc, 'systemd/system', unit), { force: true });
     await symlink('/dev/null', join(etc, 'systemd/system', unit));
   }
-  for (const unit of recipe.enable_units) await execa('chroot', [root, 'systemctl', 'enable', '--quiet', unit]);
+  for (const unit of recipe.enable_units) await ctx.processes.run('chroot', [root, 'systemctl', 'enable', '--quiet', unit]);
   if (ctx.manifest.network_renderer === 'netplan') {
     // As on Ubuntu: resolved's stub owns resolv.conf.
     await rm(join(etc, 'resolv.conf'), { force: true });
@@ -129,7 +128,7 @@ export async function buildDebian(ctx: BuildContext, recipe: DebianRecipe): Prom
     ...debianSources(recipe),
   ];
   ctx.log(`mmdebstrap ${recipe.suite} (${recipe.packages.length} packages)`);
-  const r = await execa(tools.mmdebstrap, args, { reject: false, all: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = await ctx.processes.run(tools.mmdebstrap, args, { reject: false, all: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').split('\n').slice(-15).join('\n');
     throw new UserError(`mmdebstrap failed (exit ${r.exitCode}); it needs the Debian mirror (${debianSources(recipe)[0]}; set CLOUDPROBE_DEBIAN_MIRROR to use another):\n${tail}`);
@@ -152,6 +151,7 @@ export async function buildDebian(ctx: BuildContext, recipe: DebianRecipe): Prom
       initrdPath: `/boot/${initrd}`,
       cmdline,
       tools,
+      run: (file, a, o) => ctx.processes.run(file, a, o),
       log: ctx.log,
     },
     join(ctx.outDir, 'disk.qcow2'),

@@ -97,12 +97,12 @@ export async function buildFixture(ctx: BuildContext, recipe: FixtureRecipe): Pr
 
   const pkg = await kernelPackage(recipe.kernel_package);
   ctx.log(`downloading ${pkg} (apt-get download)`);
-  const dl = await execa('apt-get', ['download', pkg], { cwd: ctx.workDir, reject: false, all: true });
+  const dl = await ctx.processes.run('apt-get', ['download', pkg], { cwd: ctx.workDir, reject: false, all: true });
   if (dl.exitCode !== 0) throw new UserError(`apt-get download ${pkg} failed: ${dl.all?.trim()}`);
   const deb = (await readdir(ctx.workDir)).find((f) => f.endsWith('.deb'));
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb`);
   const root = join(ctx.workDir, 'kernel');
-  await execa('dpkg-deb', ['-x', join(ctx.workDir, deb), root]);
+  await ctx.processes.run('dpkg-deb', ['-x', join(ctx.workDir, deb), root]);
 
   const version = (await readdir(join(root, 'lib/modules')))[0];
   if (!version) throw new Error(`${deb} has no /lib/modules`);

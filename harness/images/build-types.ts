@@ -1,5 +1,6 @@
 import { UserError } from '../util/errors.ts';
 import type { ImageManifest } from './manifest.ts';
+import type { BuildProcesses } from './build-processes.ts';
 import type { LoadedRecipe } from './recipe.ts';
 
 export interface BuildContext {
@@ -10,6 +11,8 @@ export interface BuildContext {
   /** Where the builder writes its outputs; renamed into the cache only when the build succeeds. */
   outDir: string;
   log: (line: string) => void;
+  /** Runs the build's commands, each in its own process group, so an interrupt can stop them all. */
+  processes: BuildProcesses;
 }
 
 /** File names (inside outDir) of what a build produced. */

@@ -1,3 +1,4 @@
+import { BuildProcesses } from './build-processes.ts';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,8 @@ export interface BuildOptions {
   /** Rebuild even when a build of the same recipe hash is cached. */
   force?: boolean;
   log?: (line: string) => void;
+  /** Interrupts the build: every command it runs is stopped, and waited for, before its temp dir goes. */
+  signal?: AbortSignal;
 }
 
 /** What `build.json` in a finished build directory records. */
@@ -140,7 +143,13 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
       // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
       for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) await rm(join(nameDir, e), { recursive: true, force: true });
       const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));
-      const cleanup = () => removeBuildDir(tmp);
+      const processes = new BuildProcesses(opts.signal);
+      // Last resort on a hard exit: kill and wait for every command first, so nothing writes into
+      // the root while it is removed.
+      const cleanup = () => {
+        processes.killAllSync();
+        removeBuildDir(tmp);
+      };
       process.once('exit', cleanup);
       try {
         const workDir = join(tmp, 'work');
@@ -149,7 +158,7 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
         await mkdir(outDir);
         const started = Date.now();
         log(`${manifest.name}: building recipe ${loaded.name} (hash ${hash})`);
-        const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, log: (l) => log(`${manifest.name}: ${l}`) });
+        const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, processes, log: (l) => log(`${manifest.name}: ${l}`) });
         const record: BuildRecord = { name: manifest.name, recipe: loaded.name, hash, builtAt: new Date().toISOString(), durationMs: Date.now() - started, outputs };
         // Each output gets a verification record, so a modified cached file is never used.
         for (const f of Object.values(outputs) as string[]) {
@@ -164,7 +173,8 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
         log(`${manifest.name}: built in ${(record.durationMs / 1000).toFixed(1)} s → ${dir}`);
         return toLocalImage(manifest, dir, outputs, await cmdlineOf(manifest, dir, outputs));
       } finally {
-        cleanup();
+        await processes.stopAll();
+        removeBuildDir(tmp);
         process.removeListener('exit', cleanup);
       }
     },

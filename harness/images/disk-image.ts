@@ -1,7 +1,6 @@
 // Changing what this builder produces? Bump its entry in BUILDER_VERSIONS (recipe.ts) so cached builds are redone.
 import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 const MIB = 1024 * 1024;
 /** The root partition starts at 1 MiB; GRUB's core.img lives in the gap before it. */
@@ -17,6 +16,8 @@ export interface DiskImageInput {
   initrdPath: string;
   cmdline: string;
   tools: { mke2fs: string; sfdisk: string; grubMkimage: string; qemuImg: string };
+  /** Runs a command the way the build does (BuildProcesses.run: its own process group, stopped on interrupt). */
+  run: (file: string, args: readonly string[], opts?: { input?: string }) => Promise<unknown>;
   grubDir?: string;
   log: (line: string) => void;
 }
@@ -71,17 +72,17 @@ export async function makeBootableDisk(i: DiskImageInput, qcow2Out: string): Pro
   i.log(`mke2fs -d (${i.diskSizeMib - 1} MiB ext4, label ${i.label})`);
   await writeFile(fsImg, '');
   await truncate(fsImg, fsBytes);
-  await execa(i.tools.mke2fs, ['-q', '-F', '-t', 'ext4', '-L', i.label, '-d', i.rootfsDir, fsImg]);
+  await i.run(i.tools.mke2fs, ['-q', '-F', '-t', 'ext4', '-L', i.label, '-d', i.rootfsDir, fsImg]);
 
   await writeFile(raw, '');
   await truncate(raw, i.diskSizeMib * MIB);
-  await execa(i.tools.sfdisk, ['--quiet', raw], { input: `label: dos\nstart=${PARTITION_OFFSET / 512}, type=83, bootable\n` });
+  await i.run(i.tools.sfdisk, ['--quiet', raw], { input: `label: dos\nstart=${PARTITION_OFFSET / 512}, type=83, bootable\n` });
   await copyInto(fsImg, raw, PARTITION_OFFSET);
 
   const cfg = join(i.workDir, 'grub-early.cfg');
   const core = join(i.workDir, 'core.img');
   await writeFile(cfg, grubConfig(i));
-  await execa(i.tools.grubMkimage, [
+  await i.run(i.tools.grubMkimage, [
     '-O', 'i386-pc', '-d', grubDir, '-o', core, '-c', cfg, '-p', '(hd0,msdos1)/boot/grub',
     'biosdisk', 'part_msdos', 'ext2', 'linux', 'normal', 'serial', 'terminal', 'echo', 'configfile', 'test', 'gzio',
   ]);
@@ -97,5 +98,5 @@ export async function makeBootableDisk(i: DiskImageInput, qcow2Out: string): Pro
   }
 
   i.log('qemu-img convert -O qcow2 -c');
-  await execa(i.tools.qemuImg, ['convert', '-q', '-f', 'raw', '-O', 'qcow2', '-c', raw, qcow2Out]);
+  await i.run(i.tools.qemuImg, ['convert', '-q', '-f', 'raw', '-O', 'qcow2', '-c', raw, qcow2Out]);
 }

@@ -262,7 +262,8 @@ describe('GPG-signed checksum files (real gpg and gpgv)', () => {
   beforeAll(async () => {
     gnupg = await mkdtemp(join(tmpdir(), 'cloudprobe-gnupg-'));
     const env = { ...process.env, GNUPGHOME: gnupg };
-    await execa('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'cloudprobe test <test@example.invalid>', 'ed25519', 'sign', 'never'], { env });
+    // Loopback pinentry: an empty passphrase must not depend on a pinentry program being installed.
+    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'cloudprobe test <test@example.invalid>', 'ed25519', 'sign', 'never'], { env });
     keyring = join(gnupg, 'keyring.gpg');
     await execa('gpg', ['--batch', '--output', keyring, '--export'], { env });
   });
@@ -272,8 +273,11 @@ describe('GPG-signed checksum files (real gpg and gpgv)', () => {
   });
 
   async function sign(data: Buffer): Promise<Buffer> {
-    const r = await execa('gpg', ['--batch', '--detach-sign', '--output', '-'], { env: { ...process.env, GNUPGHOME: gnupg }, input: data, encoding: 'buffer' });
-    return Buffer.from(r.stdout);
+    const r = await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--detach-sign', '--output', '-'], { env: { ...process.env, GNUPGHOME: gnupg }, input: data, encoding: 'buffer' });
+    const sig = Buffer.from(r.stdout);
+    // An OpenPGP signature packet (old or new format, tag 2); anything else is a broken fixture, said as such.
+    if (!(sig[0] === 0x88 || sig[0] === 0x89 || sig[0] === 0xc2)) throw new Error(`gpg --detach-sign gave no signature packet (${sig.length} bytes): ${Buffer.from(r.stderr).toString()}`);
+    return sig;
   }
 
   const gpgBlock = (kr: string) => `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    keyring: ${kr}\n    keyring_hint: from the test-keyring package\n`;

@@ -1,5 +1,6 @@
 import type { Nic } from '../model/instance.ts';
-import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
+import { addressOf, contains, networkOf } from '../util/ipv4.ts';
+import { DEFAULT_NET, METADATA_NET, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
 
 /**
  * The instance's NICs → QEMU NICs, each on its own slirp network, and the address SSH must reach.
@@ -24,8 +25,8 @@ export function planNics(nics: readonly Nic[], opts: { metadataProxyPort?: numbe
     }
     const spec: NicSpec = { mac: nic.mac, net };
     if (i === 0) {
-      guestAddress = nic.mode === 'static' ? nic.address!.split('/')[0]! : slirpDhcpAddress(net);
-      if (!cidrContains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
+      guestAddress = nic.mode === 'static' ? addressOf(nic.address!) : slirpDhcpAddress(net);
+      if (!contains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
       spec.sshForward = { hostPort: 0, guestAddress };
       if (metadata) spec.metadataProxyPort = opts.metadataProxyPort;
     }

@@ -1,4 +1,5 @@
 import type { NicExpectation } from '../model/expectations.ts';
+import { addressOf } from '../util/ipv4.ts';
 import { Evidence, notApplicable, verdict, type ProbeContext } from './context.ts';
 import {
   parseDefaultRoutes,
@@ -62,7 +63,7 @@ function renderedFor(state: NetworkState, iface: LiveIface): (RenderedNic & { ma
 }
 
 function leaseFor(state: NetworkState, iface: LiveIface, address: string): Lease | undefined {
-  const ip = address.split('/')[0]!;
+  const ip = addressOf(address);
   return state.leases.find((l) => (l.iface === iface.ifname || l.ifindex === iface.ifindex) && l.addresses.includes(ip));
 }
 

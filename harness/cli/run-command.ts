@@ -7,7 +7,7 @@ import { caseFileSchema } from '../plan/case-schema.ts';
 import { planFromFiles } from '../plan/plan-files.ts';
 import { defaultJobs, parseJobs, parseShard, type Shard } from '../plan/select.ts';
 import { formatMs } from '../report/model.ts';
-import { redactText, usableSecrets } from '../report/redact.ts';
+import { redactText, usableSecrets } from '../util/redact.ts';
 import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
 import { RunSession, type RunOutcome } from '../run/session.ts';
 import { UserError } from '../util/errors.ts';

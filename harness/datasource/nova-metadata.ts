@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Instance, Nic } from '../model/instance.ts';
+import { addressOf, netmaskOf, parseCidr } from '../util/ipv4.ts';
 import { pythonJsonDumps } from './python-json.ts';
 
 /**
@@ -143,11 +144,6 @@ export interface NetworkData {
   services: DnsService[];
 }
 
-function netmaskOf(prefix: number): string {
-  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
-}
-
 /** `network_data.json` as nova's netutils.get_network_metadata renders neutron ports. */
 export function networkData(instance: Instance): NetworkData {
   const links: NetworkLink[] = [];
@@ -162,13 +158,14 @@ export function networkData(instance: Instance): NetworkData {
     if (nic.mode === 'dhcp') {
       networks.push({ id: base.id, type: 'ipv4_dhcp', link: base.link, network_id: base.network_id });
     } else {
-      const [ip = '', prefix = '32'] = (nic.address ?? '').split('/');
+      // The schema makes a static NIC carry a valid address; one built in code without it is a bug.
+      const { address, prefix } = parseCidr(nic.address ?? '');
       networks.push({
         id: base.id,
         type: 'ipv4',
         link: base.link,
-        ip_address: ip,
-        netmask: netmaskOf(Number(prefix)),
+        ip_address: address,
+        netmask: netmaskOf(prefix),
         routes: nic.gateway ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: nic.gateway }] : [],
         network_id: base.network_id,
         services: dns,
@@ -220,7 +217,7 @@ export function ec2MetaData(instance: Instance, version: string, opts: NovaMetad
 
 function staticAddress(instance: Instance): string | undefined {
   const nic = instance.nics[0];
-  return nic?.mode === 'static' ? nic.address?.split('/')[0] : undefined;
+  return nic?.mode === 'static' && nic.address !== undefined ? addressOf(nic.address) : undefined;
 }
 
 /** Files of `openstack/<version>/` in nova's listing order (the metadata service adds `password`). */

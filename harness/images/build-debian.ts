@@ -97,7 +97,7 @@ async function configureRoot(ctx: BuildContext, root: string, recipe: DebianReci
 }
 
 /**
- * Debian + cloud-init from Debian's packages (reference §5): mmdebstrap into a directory, the
+ * Debian + cloud-init from Debian's packages (docs/facts.md §5): mmdebstrap into a directory, the
  * image settings and clean-up, then a BIOS-bootable qcow2 without loop devices or mounts.
  * Kernel, initrd and kernel command line are exported beside it for a direct-kernel boot.
  */

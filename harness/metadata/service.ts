@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Imdsv2Mode } from '../model/datasources.ts';
 import type { Instance } from '../model/instance.ts';
+import { addressOf } from '../util/ipv4.ts';
 import { parseTtl, TOKEN_HEADER, TOKEN_TTL_HEADER, TokenStore } from './imds-tokens.ts';
 import { startInstanceProxy, type InstanceProxy } from './instance-proxy.ts';
 import { lookup, normalizeRequestPath, rootListing, TEXT, type Resource } from './nova-routes.ts';
@@ -205,7 +206,7 @@ export async function startMetadataService(opts: StartMetadataServiceOptions = {
     async addInstance(instance, addOpts = {}) {
       if (records.has(instance.uuid)) throw new Error(`instance ${instance.uuid} is already served`);
       const log = new RequestLog(opts.logDir ? join(opts.logDir, `${instance.uuid}.metadata.jsonl`) : undefined);
-      const staticIp = instance.nics[0]?.mode === 'static' ? instance.nics[0].address?.split('/')[0] : undefined;
+      const staticIp = instance.nics[0]?.mode === 'static' ? instance.nics[0].address && addressOf(instance.nics[0].address) : undefined;
       const proxy = await startInstanceProxy({
         serviceHost: host,
         servicePort: port,

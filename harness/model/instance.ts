@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
+import { isValidAddress, isValidCidr } from '../util/ipv4.ts';
 import { loadYamlFile, parseYaml } from '../util/yaml-file.ts';
 
 /** The one model of an instance (the instance file) that both datasources (config drive, metadata service) serve. */
@@ -12,16 +13,24 @@ const mac = z
   .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address like 52:54:00:12:34:56')
   .transform((m) => m.toLowerCase());
 
-const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
-const cidr = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 address in CIDR form, e.g. 10.0.2.50/24');
+// Checked by util/ipv4.ts, the module that later does the arithmetic on them, so an address the
+// schema lets through is one network_data.json, QEMU and the guest all read the same way.
+export const ipv4Schema = z
+  .string()
+  .refine(isValidAddress, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address: want four numbers 0-255, e.g. 10.0.2.2` })
+  .meta({ format: 'ipv4' });
+export const cidrSchema = z
+  .string()
+  .refine(isValidCidr, { error: (iss) => `${JSON.stringify(iss.input)} is not an IPv4 address in CIDR form: want four numbers 0-255 and a prefix 0-32, e.g. 10.0.2.50/24` })
+  .meta({ description: 'IPv4 address with prefix length, e.g. 10.0.2.50/24' });
 
 export const nicSchema = z
   .object({
     mac,
     mode: z.enum(['dhcp', 'static']).default('dhcp'),
-    address: cidr.optional(),
-    gateway: ipv4.optional(),
-    dns: z.array(ipv4).default([]),
+    address: cidrSchema.optional(),
+    gateway: ipv4Schema.optional(),
+    dns: z.array(ipv4Schema).default([]),
     mtu: z.number().int().min(576).max(9216).optional(),
   })
   .strict()

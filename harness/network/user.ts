@@ -1,6 +1,7 @@
 import type { Nic } from '../model/instance.ts';
 import type { NetworkAttachment, NetworkModule } from './index.ts';
-import { DEFAULT_NET, METADATA_NET, cidrContains, networkOf, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
+import { addressOf, contains, networkOf } from '../util/ipv4.ts';
+import { DEFAULT_NET, METADATA_NET, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
 
 /**
  * The instance's NICs → QEMU NICs, each on its own slirp network, and the address SSH must reach.
@@ -25,8 +26,8 @@ export function planNics(nics: readonly Nic[], opts: { metadataService?: boolean
     }
     const spec: NicSpec = { mac: nic.mac, net };
     if (i === 0) {
-      guestAddress = nic.mode === 'static' ? nic.address!.split('/')[0]! : slirpDhcpAddress(net);
-      if (!cidrContains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
+      guestAddress = nic.mode === 'static' ? addressOf(nic.address!) : slirpDhcpAddress(net);
+      if (!contains(net, guestAddress)) throw new Error(`NIC 0: ${guestAddress} is outside ${net}`);
       spec.sshForward = { hostPort: 0, guestAddress };
     }
     return spec;

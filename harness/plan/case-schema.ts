@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { instanceFileSchema } from '../model/instance.ts';
+import { cidrSchema, instanceFileSchema, ipv4Schema } from '../model/instance.ts';
 import { DATASOURCE_KINDS, IMDSV2_MODES } from '../model/datasources.ts';
 
 /**
@@ -43,7 +43,6 @@ const excludeEntry = z
   .strict()
   .refine((e) => e.image !== undefined || e.datasource !== undefined || e.network !== undefined, 'an exclude needs image, datasource or network');
 
-const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address');
 
 /** Mirrors harness/probes/expectations.ts in the snake_case of the instance file. */
@@ -62,8 +61,8 @@ const expectSchema = z
           .object({
             mac,
             mode: z.enum(['static', 'dhcp', 'unconfigured']),
-            address: z.string().optional(),
-            gateway: ipv4.optional(),
+            address: cidrSchema.optional(),
+            gateway: ipv4Schema.optional(),
           })
           .strict(),
       )

@@ -8,7 +8,7 @@ import type { NetworkMode } from './case-schema.ts';
  *
  * Every NIC is its own slirp network. Config-drive guests sit on slirp's default 10.0.2.0/24 (DHCP
  * hands out 10.0.2.15); metadata-service guests sit on 169.254.169.0/24 because `guestfwd` to
- * 169.254.169.254 only works inside the user network (reference §4). A static address is `.50`,
+ * 169.254.169.254 only works inside the user network (docs/facts.md §4). A static address is `.50`,
  * outside slirp's DHCP pool (which starts at .15), so SSH to it works only if the static
  * configuration was really applied.
  */

@@ -47,7 +47,7 @@ export function selectCells<T extends { id: string; image: string }>(items: T[],
 }
 
 const GIB = 1024 ** 3;
-/** Memory one TCG guest needs on the host: 1 GiB guest RAM, QEMU, TCG cache (reference §6). */
+/** Memory one TCG guest needs on the host: 1 GiB guest RAM, QEMU, TCG cache (docs/facts.md §6). */
 export const MEMORY_PER_JOB = 1.5 * GIB;
 
 /** Default parallelism: about one VM per core, and no more than free memory ÷ 1.5 GiB. */

@@ -1,4 +1,5 @@
 import { parse as parseYamlText } from 'yaml';
+import { prefixOfNetmask } from '../util/ipv4.ts';
 
 /**
  * Pure parsers for what the NIC probes read from the guest: cloud-init's rendered network config
@@ -32,12 +33,14 @@ export interface Lease {
   addresses: string[];
 }
 
-function maskToPrefix(mask: string): number {
-  return mask
-    .split('.')
-    .map((o) => Number(o).toString(2).padStart(8, '0'))
-    .join('')
-    .replace(/0+$/, '').length;
+/**
+ * ENI's `address` + `netmask` as one CIDR. ifupdown takes the netmask as a dotted quad or as a
+ * number of bits; anything else stays as written (`10.0.0.5/255.0.255.0`), so the NIC check
+ * shows it instead of matching by accident.
+ */
+function withPrefix(address: string, netmask: string): string {
+  const bits = /^\d{1,2}$/.test(netmask) && Number(netmask) <= 32 ? Number(netmask) : undefined;
+  return `${address}/${bits ?? prefixOfNetmask(netmask) ?? netmask}`;
 }
 
 /** `/etc/network/interfaces.d/50-cloud-init` → per interface name. */
@@ -45,7 +48,7 @@ export function parseEni(text: string): Map<string, RenderedNic> {
   const out = new Map<string, RenderedNic>();
   let current: (RenderedNic & { netmask?: string; bare?: string }) | undefined;
   const finish = () => {
-    if (current?.bare) current.addresses.push(current.netmask ? `${current.bare}/${maskToPrefix(current.netmask)}` : current.bare);
+    if (current?.bare) current.addresses.push(current.netmask ? withPrefix(current.bare, current.netmask) : current.bare);
   };
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();

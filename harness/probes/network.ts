@@ -2,6 +2,7 @@ import type { NicExpectation } from '../model/expectations.ts';
 import type { Guest } from '../ssh/guest.ts';
 import type { ProbeContext } from './context.ts';
 import { defineProbe, judge, notApplicable, type Judgement } from './define.ts';
+import { addressOf } from '../util/ipv4.ts';
 import {
   parseDefaultRoutes,
   parseEni,
@@ -63,7 +64,7 @@ function renderedFor(state: NetworkState, iface: LiveIface): (RenderedNic & { ma
 }
 
 function leaseFor(state: NetworkState, iface: LiveIface, address: string): Lease | undefined {
-  const ip = address.split('/')[0]!;
+  const ip = addressOf(address);
   return state.leases.find((l) => (l.iface === iface.ifname || l.ifindex === iface.ifindex) && l.addresses.includes(ip));
 }
 

@@ -4,7 +4,7 @@ import { renderHtml } from './html.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
 import type { RunReport } from './model.ts';
-import { redactDeep, redactText, usableSecrets } from './redact.ts';
+import { redactDeep, redactText, usableSecrets } from '../util/redact.ts';
 
 export const REPORT_FILES = { json: 'results.json', junit: 'junit.xml', markdown: 'matrix.md', html: 'matrix.html' } as const;
 

@@ -6,7 +6,7 @@ import { usesMetadataService } from '../model/datasources.ts';
 import { startMetadataService, type MetadataService } from '../metadata/service.ts';
 import type { Shard } from '../plan/select.ts';
 import { summarize, type RunReport } from '../report/model.ts';
-import { usableSecrets } from '../report/redact.ts';
+import { usableSecrets } from '../util/redact.ts';
 import { writeReports, type REPORT_FILES } from '../report/write.ts';
 import { runKeyPair, type SshKeyPair } from '../ssh/keys.ts';
 import { CleanupStack, describeFailures } from '../util/cleanup-stack.ts';

@@ -5,7 +5,7 @@ import { PROBE_NAMES } from '../model/probe.ts';
 import { cellBroke } from '../report/model.ts';
 import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
 import { defaultJobs } from '../plan/select.ts';
-import { redactText, usableSecrets } from '../report/redact.ts';
+import { redactText, usableSecrets } from '../util/redact.ts';
 import type { RunCellFn, RunCellOptions } from '../run/cell-options.ts';
 import { RunSession } from '../run/session.ts';
 

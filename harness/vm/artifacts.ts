@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { redactText, usableSecrets } from '../util/redact.ts';
 
 /**
  * A VM's artifacts directory. Every file passes through the secret scrubber before it is
@@ -13,15 +14,12 @@ export class ArtifactWriter {
     readonly dir: string,
     secrets: readonly string[],
   ) {
-    // Longest first, so a secret containing another is replaced whole. Secrets shorter than 3
-    // characters (the seed article's password "1") are not scrubbed: that would wreck every log.
-    this.secrets = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+    // The same scrubber as the reports (util/redact.ts), so an artifact and a report agree.
+    this.secrets = usableSecrets(secrets);
   }
 
   redact(text: string): string {
-    let out = text;
-    for (const s of this.secrets) out = out.split(s).join('[redacted]');
-    return out;
+    return redactText(text, this.secrets);
   }
 
   async write(kind: string, relPath: string, content: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { DEFAULT_NET, METADATA_ADDRESS, cidrContains, type VmSpec } from './spec.ts';
+import { contains } from '../util/ipv4.ts';
+import { DEFAULT_NET, METADATA_ADDRESS, type VmSpec } from './spec.ts';
 
 /** QEMU's option parser splits on commas; a literal comma in a value is written twice. */
 export function qemuEscape(value: string): string {
@@ -23,7 +24,7 @@ function netdevArg(spec: VmSpec, index: number): string {
   // guest to the host's real 169.254.169.254 (a cloud provider's metadata service on CI runners).
   const parts = [`user`, `id=net${index}`, `net=${net}`, 'restrict=on'];
   if (nic.metadataProxyPort !== undefined) {
-    if (!cidrContains(net, METADATA_ADDRESS)) {
+    if (!contains(net, METADATA_ADDRESS)) {
       throw new Error(`NIC ${index}: guestfwd to ${METADATA_ADDRESS} needs it inside the slirp network, but net is ${net}`);
     }
     const cmd = metadataRelayCommand(nic.metadataProxyPort);
@@ -31,7 +32,7 @@ function netdevArg(spec: VmSpec, index: number): string {
     parts.push(`guestfwd=tcp:${METADATA_ADDRESS}:80-cmd:${cmd}`);
   }
   if (nic.sshForward) {
-    if (!cidrContains(net, nic.sshForward.guestAddress)) {
+    if (!contains(net, nic.sshForward.guestAddress)) {
       throw new Error(`NIC ${index}: SSH forward target ${nic.sshForward.guestAddress} is outside the slirp network ${net}`);
     }
     parts.push(`hostfwd=tcp:127.0.0.1:${nic.sshForward.hostPort}-${nic.sshForward.guestAddress}:22`);

@@ -6,7 +6,7 @@ import type { QemuProcess } from './qemu-process.ts';
 export const BOOT_STAGES = ['process', 'kernel', 'ssh-banner', 'ssh-login', 'cloud-init'] as const;
 export type BootStage = (typeof BOOT_STAGES)[number];
 
-/** Defaults sized for TCG on a loaded 2-core host (reference §6: SSH 75–120 s, done 95–155 s). */
+/** Defaults sized for TCG on a loaded 2-core host (docs/facts.md §6: SSH 75–120 s, done 95–155 s). */
 export const DEFAULT_STAGE_TIMEOUTS_MS: Record<BootStage, number> = {
   process: 20_000,
   kernel: 120_000,

@@ -1,3 +1,5 @@
+import { offset } from '../util/ipv4.ts';
+
 /**
  * A typed description of one QEMU guest. Everything the argv needs is here, so the argv builder
  * is a pure function and unit-testable without QEMU.
@@ -51,34 +53,5 @@ export const DEFAULT_NET = '10.0.2.0/24';
 
 /** The first address slirp's DHCP gives on `net` (network + 15), e.g. 10.0.2.15, 169.254.169.15. */
 export function slirpDhcpAddress(net: string): string {
-  return offsetAddress(net, 15);
-}
-
-/** The network (CIDR) an address with prefix belongs to: 10.0.2.50/24 → 10.0.2.0/24. */
-export function networkOf(cidr: string): string {
-  const [addr, prefixText] = cidr.split('/');
-  const prefix = Number(prefixText);
-  if (!addr || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`not an IPv4 CIDR: ${cidr}`);
-  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-  return `${intToIp((ipToInt(addr) & mask) >>> 0)}/${prefix}`;
-}
-
-export function cidrContains(net: string, addr: string): boolean {
-  const [, prefix] = net.split('/');
-  return networkOf(`${addr}/${prefix}`) === networkOf(net);
-}
-
-export function ipToInt(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${ip}`);
-  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
-}
-
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function offsetAddress(net: string, offset: number): string {
-  const [addr] = networkOf(net).split('/');
-  return intToIp((ipToInt(addr!) + offset) >>> 0);
+  return offset(net, 15);
 }

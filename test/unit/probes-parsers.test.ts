@@ -81,6 +81,12 @@ describe('rendered network config', () => {
     });
   });
 
+  it('reads an ENI netmask given as bits, and keeps one that is no netmask as written', () => {
+    expect(parseEni('iface eth0 inet static\n  address 10.0.2.50\n  netmask 23\n').get('eth0')?.addresses).toEqual(['10.0.2.50/23']);
+    expect(parseEni('iface eth0 inet static\n  address 10.0.2.50\n  netmask 255.255.254.0\n').get('eth0')?.addresses).toEqual(['10.0.2.50/23']);
+    expect(parseEni('iface eth0 inet static\n  address 10.0.2.50\n  netmask 255.0.255.0\n').get('eth0')?.addresses).toEqual(['10.0.2.50/255.0.255.0']);
+  });
+
   it('parses netplan ethernets with their MACs', () => {
     const np = parseNetplan(NETPLAN);
     expect(np.get('eth0')).toEqual({ method: 'static', addresses: ['10.0.2.50/24'], gateway: '10.0.2.2', mac: '52:54:00:12:34:56' });

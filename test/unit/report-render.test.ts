@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xmlText } from '../../harness/report/junit.ts';
-import { REDACTED, redactText, usableSecrets } from '../../harness/report/redact.ts';
+import { REDACTED, redactText, usableSecrets } from '../../harness/util/redact.ts';
 import { writeReports } from '../../harness/report/write.ts';
 import { ADMIN_PASS, fixtureReport, SECRET } from '../helpers/report-fixture.ts';
 

@@ -3,7 +3,8 @@ import { buildQemuArgs, qemuEscape } from '../../harness/vm/qemu-args.ts';
 import { planNics, userNetwork } from '../../harness/network/user.ts';
 import type { Instance } from '../../harness/model/instance.ts';
 import { CleanupStack } from '../../harness/util/cleanup-stack.ts';
-import { cidrContains, networkOf, slirpDhcpAddress, type VmSpec } from '../../harness/vm/spec.ts';
+import { contains, networkOf } from '../../harness/util/ipv4.ts';
+import { slirpDhcpAddress, type VmSpec } from '../../harness/vm/spec.ts';
 
 const UUID = '0f3c1c2e-5b7a-4d5e-9a2b-1c2d3e4f5a6b';
 
@@ -115,8 +116,8 @@ describe('slirp address arithmetic', () => {
     expect(networkOf('169.254.169.77/24')).toBe('169.254.169.0/24');
     expect(slirpDhcpAddress('10.0.2.0/24')).toBe('10.0.2.15');
     expect(slirpDhcpAddress('169.254.169.0/24')).toBe('169.254.169.15');
-    expect(cidrContains('169.254.169.0/24', '169.254.169.254')).toBe(true);
-    expect(cidrContains('10.0.2.0/24', '169.254.169.254')).toBe(false);
+    expect(contains('169.254.169.0/24', '169.254.169.254')).toBe(true);
+    expect(contains('10.0.2.0/24', '169.254.169.254')).toBe(false);
   });
 });
 

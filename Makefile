@@ -9,6 +9,7 @@ DEB_PACKAGES := qemu-system-x86 qemu-utils xorriso genisoimage dosfstools mtools
 	busybox-static dropbear-bin cpio ca-certificates gpg gpgv \
 	python3 python3-yaml python3-jinja2 python3-requests python3-jsonschema python3-configobj \
 	python3-jsonpatch python3-oauthlib python3-netifaces \
+	dnsmasq-base haproxy iptables \
 	chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -23,7 +23,8 @@ function parsePort(value: string): number {
 
 /** Resolves when the entry point's interrupt handler fires (SIGINT, SIGTERM, parent gone). */
 function untilInterrupted(): Promise<void> {
-  const signal = interruptSignal();
+  // A signal is how `serve` is meant to end: stop quietly, exit 0.
+  const signal = interruptSignal({ quiet: true });
   if (!signal) throw new Error('metadata serve needs the CLI interrupt handler (harness/run/interrupt.ts)');
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }

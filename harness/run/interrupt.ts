@@ -24,6 +24,8 @@ const EXIT_CODES: Record<InterruptCause, number> = { SIGINT: 130, SIGTERM: 143, 
 let current: InterruptHandler | undefined;
 /** Whether a command listens to the signal (and so ends itself, cleanly, when it fires). */
 let claimed = false;
+/** A command for which a signal is the ordinary way to end (metadata serve) stops without a notice. */
+let quiet = false;
 
 export function installInterruptHandler(opts: { say?: (line: string) => void; parentPollMs?: number } = {}): InterruptHandler {
   if (current) return current;
@@ -39,7 +41,7 @@ export function installInterruptHandler(opts: { say?: (line: string) => void; pa
       process.exit(EXIT_CODES[why]);
     }
     cause = why;
-    say(`cloudprobe: ${why === 'parent-exit' ? 'parent process exited' : why}: stopping, keeping the logs, cleaning up (again to quit at once)`);
+    if (!quiet) say(`cloudprobe: ${why === 'parent-exit' ? 'parent process exited' : why}: stopping, keeping the logs, cleaning up (again to quit at once)`);
     if (!claimed) {
       // No command took charge of interrupts (doctor, drive build…): end now; the exit hooks
       // (temp dirs, partial files, QEMU) still run.
@@ -72,6 +74,7 @@ export function installInterruptHandler(opts: { say?: (line: string) => void; pa
       if (current === handler) {
         current = undefined;
         claimed = false;
+        quiet = false;
       }
     },
   };
@@ -83,8 +86,11 @@ export function installInterruptHandler(opts: { say?: (line: string) => void; pa
  * The installed handler's signal, for a command that stops cleanly when it fires. Asking for it
  * takes charge: without a taker, the first interrupt exits the process at once.
  */
-export function interruptSignal(): AbortSignal | undefined {
-  if (current) claimed = true;
+export function interruptSignal(opts: { quiet?: boolean } = {}): AbortSignal | undefined {
+  if (current) {
+    claimed = true;
+    quiet ||= opts.quiet === true;
+  }
   return current?.signal;
 }
 

@@ -76,7 +76,7 @@ describe('the compiled package', () => {
     const r = await node(['--input-type=module', '-e', script]);
     expect(r.stderr).toBe('');
     const { api, vitest } = JSON.parse(r.stdout) as { api: string[]; vitest: string[] };
-    expect(api).toEqual(expect.arrayContaining(['planFromFiles', 'loadCases', 'planCases', 'runCell', 'runMatrix', 'writeReports', 'ensureImage']));
+    expect(api).toEqual(expect.arrayContaining(['planFromFiles', 'loadCases', 'planCases', 'runCell', 'RunSession', 'installInterruptHandler', 'writeReports', 'ensureImage']));
     expect(api).not.toContain('describeMatrix'); // `.` must not pull in vitest
     expect(vitest).toEqual(expect.arrayContaining(['describeMatrix', 'planCaseFiles']));
   });
@@ -112,10 +112,10 @@ describe('the compiled package', () => {
     await writeFile(
       join(consumer, 'good.ts'),
       [
-        "import { planFromFiles, runMatrix, type CellResult, type Plan } from 'cloudprobe';",
+        "import { planFromFiles, RunSession, type CellResult, type Plan } from 'cloudprobe';",
         "import { describeMatrix, planCaseFiles } from 'cloudprobe/vitest';",
         "const plan: Plan = await planFromFiles(['cases'], { images: ['debian-12-eni'] });",
-        "const results: CellResult[] = (await runMatrix(plan.cells, { jobs: 1, runCell: async () => { throw new Error('no'); }, cellOptions: { artifactsRoot: 'a' } })).results;",
+        "const results: CellResult[] = (await new RunSession({ plan, jobs: 1, artifactsRoot: 'a', runCell: async () => { throw new Error('no'); } }).run()).report.results;",
         "describeMatrix(await planCaseFiles(['cases']), { jobs: results.length + 1 });",
         '',
       ].join('\n'),

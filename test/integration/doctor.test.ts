@@ -25,6 +25,10 @@ describe('cloudprobe doctor', () => {
       expect(report.accelerator.reason).toContain(report.kvm.detail);
     }
     expect(r.exitCode).toBe(report.ok ? 0 : 1);
+    // The optional neutron backend: available, or every reason why not.
+    expect(report.networks.user.available).toBe(true);
+    expect(typeof report.networks.neutron.available).toBe('boolean');
+    expect(report.networks.neutron.available).toBe(report.networks.neutron.reasons.length === 0);
   });
 
   it('names the Debian package of a missing tool and exits non-zero', async () => {
@@ -37,6 +41,7 @@ describe('cloudprobe doctor', () => {
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toMatch(/MISSING +qemu-system-x86_64 +install Debian package qemu-system-x86/);
       expect(r.stdout).toMatch(/doctor: NOT ready: apt-get install .*qemu-utils/);
+      expect(r.stdout).toMatch(/^networks: +user: available; neutron: not available: .*dnsmasq not found \(Debian package dnsmasq-base\).*haproxy not found/m);
     } finally {
       await rm(bin, { recursive: true, force: true });
     }

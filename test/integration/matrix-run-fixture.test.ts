@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
+import { processAlive as alive } from '../../harness/util/process-alive.ts';
 
 // `cloudprobe run` end to end with real QEMU on the fixture image (busybox + dropbear initramfs,
 // SSH in seconds under TCG): exit codes, reports, secrets, Ctrl-C, no qemu left behind.
@@ -38,14 +39,6 @@ afterAll(async () => {
 
 function qemuPids(out: string): number[] {
   return [...out.matchAll(/qemu pid (\d+)/g)].map((m) => Number(m[1]));
-}
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 async function allFiles(root: string): Promise<string[]> {
   const out: string[] = [];

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImage } from '../../harness/images/ensure.ts';
+import { processAlive as alive } from '../../harness/util/process-alive.ts';
 
 // `cloudprobe vm boot --hold` on the fixture image with the metadata service: the hold ends on an
 // interrupt — Ctrl-C, or the parent going away as with `npx` — and the cell then keeps its console
@@ -20,14 +21,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Running, not a zombie: an orphan's exit status may wait long for a reaper here. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** Resolves with the whole output once `pattern` appears in the child's stdout. */
 function waitFor(child: ResultPromise, pattern: RegExp): Promise<RegExpExecArray> {

@@ -33,6 +33,7 @@ let l3: Topology;
 let vmA: Instance;
 let vmB: Instance;
 let vmC: Instance;
+let vmD: Instance;
 let hostLinksBefore: string[];
 
 const hostLinks = async () =>
@@ -67,6 +68,7 @@ beforeAll(async () => {
   vmA = await minimalInstance('vm-a', '0a0a0a0a-0000-4000-8000-00000000000a');
   vmB = await minimalInstance('vm-b', '0b0b0b0b-0000-4000-8000-00000000000b');
   vmC = await minimalInstance('vm-c', '0c0c0c0c-0000-4000-8000-00000000000c');
+  vmD = await minimalInstance('vm-d', '0d0d0d0d-0000-4000-8000-00000000000d');
   const nova = { host: '127.0.0.1', port: svc.port, secret: svc.secret };
   const subnet = { cidr: '172.16.11.0/24', host_routes: [{ destination: '10.20.0.0/16', nexthop: '172.16.11.254' }] };
   both = await buildTopology({
@@ -79,6 +81,8 @@ beforeAll(async () => {
       ports: [
         { network: 'private', mac: 'fa:16:3e:00:00:0a', fixed_ip: '172.16.11.26', device_id: vmA.uuid, tenant_id: vmA.project_id, nic: 'veth' },
         { network: 'private', mac: 'fa:16:3e:00:00:0b', device_id: vmB.uuid, tenant_id: vmB.project_id, nic: 'veth' },
+        // A QEMU NIC: only its tap, waiting for QEMU.
+        { network: 'private', mac: 'fa:16:3e:00:00:0d', device_id: vmD.uuid, tenant_id: vmD.project_id },
       ],
     },
   });
@@ -115,6 +119,18 @@ describe('neutron topology from real parts', () => {
     expect(await hostLinks()).toEqual(hostLinksBefore);
   });
 
+  it("gives a QEMU NIC a tap on the network's bridge, in the namespace QEMU will run in", async () => {
+    const d = port(both, vmD);
+    expect(d.nic).toBe('tap');
+    const args = both.qemuNetdevArgs(d.id, 0);
+    const tap = /ifname=([^,]+)/.exec(args[1]!)![1]!;
+    const onBridge = (await execa('ip', ['-n', both.segmentNamespace, '-o', 'link', 'show', 'master', `brq${both.plan.networks[0]!.id.slice(0, 11)}`])).stdout;
+    expect(onBridge).toContain(`${tap}: `);
+    expect((await execa('ip', ['-n', both.segmentNamespace, '-d', 'link', 'show', tap])).stdout).toMatch(/\btun type tap\b/);
+    expect(both.qemuPrefix()).toEqual(['ip', 'netns', 'exec', both.segmentNamespace]);
+    expect(() => both.qemuNetdevArgs(port(both, vmA).id, 0)).toThrow(/not a tap/);
+  });
+
   it('dnsmasq leases the reserved address with MTU, host route and 169.254.169.254 via the DHCP port', async () => {
     const dhcpIp = both.plan.networks[0]!.dhcpPort!.ip;
     expect(dhcpIp).toBe('172.16.11.2');
@@ -142,6 +158,7 @@ describe('neutron topology from real parts', () => {
     const metaB = JSON.parse((await nsWget(vmNs(both, vmB), 'http://169.254.169.254/openstack/latest/meta_data.json')).body) as { uuid: string };
     expect(metaB.uuid).toBe(vmB.uuid);
     // The request log is also a file in the cell's work dir.
+    await both.agent.flush();
     const lines = (await readFile(join(work, 'both', 'metadata-agent.jsonl'), 'utf8')).trim().split('\n');
     expect(lines.length).toBe(both.requests().length);
   });

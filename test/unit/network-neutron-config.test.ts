@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classlessStaticRoutes, dhcpOptionLines, dnsmasqConfig, metadataNextHop } from '../../harness/network/neutron/dnsmasq-config.ts';
 import { haproxyConfig } from '../../harness/network/neutron/haproxy-config.ts';
+import { qemuNetdevArgs, qemuNetnsPrefix } from '../../harness/network/neutron/qemu.ts';
 import { planTopology, type MetadataPath, type NetworkSpec, type PlannedNetwork } from '../../harness/network/neutron/model.ts';
 
 const VM = '11111111-1111-4111-8111-111111111111';
@@ -111,5 +112,26 @@ describe('haproxy configuration (neutron-ns-metadata-proxy)', () => {
   it('refuses ids and socket paths that would break the file', () => {
     expect(() => haproxyConfig({ bindAddress: '0.0.0.0', port: 9697, resource: { kind: 'router', id: 'r 1\nlisten x' }, socketPath: '/s' })).toThrow(/not a plain id/);
     expect(() => haproxyConfig({ bindAddress: '0.0.0.0', port: 9697, resource: { kind: 'router', id: 'r' }, socketPath: `/${'x'.repeat(120)}` })).toThrow(/^socketPath: .* longer than 107 bytes \(sun_path\)$/);
+  });
+});
+
+describe('QEMU on a neutron segment', () => {
+  const plan = planTopology({
+    networks: [{ name: 'private', router: 'r1', subnet: { cidr: '172.16.11.0/24' } }],
+    ports: [
+      { network: 'private', id: '6dff047d-5f8d-584a-8696-fa1ff8593be9', mac: 'fa:16:3e:00:00:01', device_id: VM, tenant_id: 'p' },
+      { network: 'private', mac: 'fa:16:3e:00:00:02', device_id: VM, tenant_id: 'p', nic: 'veth' },
+    ],
+  });
+  const net = plan.networks[0]!;
+
+  it("runs inside the segment namespace and opens the port's tap, with the port's MAC", () => {
+    expect(qemuNetnsPrefix('cp39u-c1-seg')).toEqual(['ip', 'netns', 'exec', 'cp39u-c1-seg']);
+    expect(qemuNetdevArgs(net.ports[0]!, 1)).toEqual(['-netdev', 'tap,id=net1,ifname=tap6dff047d-5f,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=net1,mac=fa:16:3e:00:00:01']);
+  });
+
+  it('refuses ports QEMU cannot own', () => {
+    expect(() => qemuNetdevArgs(net.ports[1]!, 0)).toThrow(/is a veth NIC, not a tap for QEMU/);
+    expect(() => qemuNetdevArgs(net.dhcpPort!, 0)).toThrow(/is a network:dhcp port, not a VM's/);
   });
 });

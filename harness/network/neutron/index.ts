@@ -9,6 +9,7 @@ export { netnsExecPrefix, listNamespaces } from './ip.ts';
 export { startMetadataAgent, type MetadataAgent, type AgentRequestLogEntry } from './metadata-agent.ts';
 export { planTopology, type TopologySpec, type NetworkSpec, type SubnetSpec, type PortSpec, type TopologyPlan, type PlannedNetwork, type PlannedPort, type MetadataPath } from './model.ts';
 export { CellNames, runPrefix, shortId, parseNamespaceName } from './names.ts';
+export { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 export { openNetnsStream, type NetnsStream } from './relay.ts';
 export { sweepStale, removeNamespace, type SweepResult } from './sweep.ts';
 export { TeardownStack } from './teardown.ts';

@@ -50,6 +50,8 @@ export interface MetadataAgentOptions {
 export interface MetadataAgent {
   socketPath: string;
   requests(): AgentRequestLogEntry[];
+  /** Resolves once every entry so far is in the log file. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,7 +92,19 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
     const entry: AgentRequestLogEntry = { time: new Date().toISOString(), method: req.method ?? 'GET', path: req.url ?? '/', status: 0 };
     const ua = req.headers['user-agent'];
     if (ua) entry.userAgent = ua;
-    res.once('close', () => record({ ...entry, status: res.headersSent ? res.statusCode : 499 }));
+    // Logged as the answer's head is sent, so the log has it before the guest can have read it;
+    // 499 when the proxy hung up before any answer.
+    let logged = false;
+    const log = (status: number) => {
+      if (logged) return;
+      logged = true;
+      record({ ...entry, status });
+    };
+    const answer = (status: number, reason: string) => {
+      log(status);
+      refuse(res, status, reason);
+    };
+    res.once('close', () => log(res.headersSent ? res.statusCode : 499));
 
     const found = lookupInstance(opts.db, {
       routerId: one(req, 'x-neutron-router-id'),
@@ -107,7 +121,7 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
     if (!found.ok) {
       entry.reason = found.reason;
       req.resume();
-      return refuse(res, found.status, found.reason);
+      return answer(found.status, found.reason);
     }
     entry.instanceId = found.instanceId;
     entry.portId = found.port.id;
@@ -120,6 +134,7 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
     let upstream;
     try {
       upstream = request({ host: opts.nova.host, port: opts.nova.port, method: entry.method, path: entry.path, headers, agent: upstreamAgent }, (up) => {
+        log(up.statusCode ?? 502);
         res.writeHead(up.statusCode ?? 502, pass(up.headers, new Set()));
         up.pipe(res);
       });
@@ -127,12 +142,12 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
       // A target Node will not send (unescaped characters): the guest asked for nonsense.
       req.resume();
       entry.reason = 'request target not forwardable';
-      return refuse(res, 400, entry.reason);
+      return answer(400, entry.reason);
     }
     upstream.on('error', (err) => {
       // neutron: "The remote metadata server is temporarily unavailable."
       entry.reason = `metadata service: ${err.message}`;
-      if (!res.headersSent) refuse(res, 503, `The remote metadata server is temporarily unavailable. (${err.message})`);
+      if (!res.headersSent) answer(503, `The remote metadata server is temporarily unavailable. (${err.message})`);
       else res.destroy();
     });
     req.pipe(upstream);
@@ -150,6 +165,7 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
   return {
     socketPath: opts.socketPath,
     requests: () => entries.map((e) => ({ ...e })),
+    flush: () => writing,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

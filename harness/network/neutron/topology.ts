@@ -5,10 +5,11 @@ import { METADATA_CIDR, METADATA_IP } from './dnsmasq-config.ts';
 import { DHCP_METADATA_PORT, L3_METADATA_PORT } from './haproxy-config.ts';
 import { startHaproxy, type HaproxyProcess } from './haproxy.ts';
 import { neutronDb } from './instance-lookup.ts';
-import { CommandError, ip, listNamespaces, netnsExecPrefix, nsExec } from './ip.ts';
+import { CommandError, ip, listNamespaces, nsExec } from './ip.ts';
 import { startMetadataAgent, type AgentRequestLogEntry, type MetadataAgent } from './metadata-agent.ts';
 import { planTopology, type PlannedNetwork, type PlannedPort, type TopologyPlan, type TopologySpec } from './model.ts';
 import { bridgeName, CellNames, dhcpDeviceName, GUEST_DEVICE, routerDeviceName, tapName } from './names.ts';
+import { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 import { openNetnsStream, type NetnsStream } from './relay.ts';
 import { removeNamespace, sweepStale, writeOwnerStamp } from './sweep.ts';
 import { TeardownStack } from './teardown.ts';
@@ -304,12 +305,8 @@ export async function buildTopology(opts: BuildTopologyOptions): Promise<Topolog
       if (!ns) throw new Error(`port ${portId} has no stand-in VM namespace (its nic is not veth)`);
       return ns;
     },
-    qemuPrefix: () => netnsExecPrefix(names.segment),
-    qemuNetdevArgs(portId, index) {
-      const { port } = vmPort(portId);
-      if (port.nic !== 'tap') throw new Error(`port ${portId} is a ${port.nic} NIC, not a tap for QEMU`);
-      return ['-netdev', `tap,id=net${index},ifname=${tapName(port.id)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net${index},mac=${port.mac}`];
-    },
+    qemuPrefix: () => qemuNetnsPrefix(names.segment),
+    qemuNetdevArgs: (portId, index) => qemuNetdevArgs(vmPort(portId).port, index),
     relayNamespace,
     connect(portId, tcpPort = 22) {
       const { net, port } = vmPort(portId);

@@ -8,8 +8,8 @@ import type { Instance } from '../../harness/datasource/instance.ts';
 import { startMetadataService, type MetadataService } from '../../harness/metadata/service.ts';
 import { listNamespaces } from '../../harness/network/neutron/ip.ts';
 import { runPrefix } from '../../harness/network/neutron/names.ts';
+import { processRunning } from '../../harness/network/neutron/sweep.ts';
 import { buildTopology, type Topology } from '../../harness/network/neutron/topology.ts';
-import { processAlive } from '../../harness/util/process-alive.ts';
 import { minimalInstance } from '../helpers/instances.ts';
 import { dhcpLease, nsHttp, nsWget, routes, writeUdhcpcScript } from '../helpers/network-neutron.ts';
 
@@ -252,7 +252,7 @@ describe('neutron topology from real parts', () => {
   it('teardown leaves no namespace, process or socket', async () => {
     const daemons = [...both.processes(), ...l3.processes()];
     expect(daemons.length).toBe(5); // dnsmasq ×2, haproxy ×3
-    for (const d of daemons) expect(processAlive(d.pid)).toBe(true);
+    for (const d of daemons) expect(await processRunning(d.pid)).toBe(true);
     const sockets = [both.agent.socketPath, l3.agent.socketPath];
     for (const s of sockets) expect((await stat(s)).isSocket()).toBe(true);
     const namespaces = [...both.namespaces(), ...l3.namespaces()];
@@ -263,7 +263,7 @@ describe('neutron topology from real parts', () => {
     const listed = await listNamespaces();
     for (const ns of namespaces) expect(listed).not.toContain(ns);
     expect(listed.filter((n) => n.startsWith(`${runPrefix()}-`))).toEqual([]);
-    for (const d of daemons) expect(processAlive(d.pid), d.name).toBe(false);
+    for (const d of daemons) expect(await processRunning(d.pid), d.name).toBe(false);
     // Nothing runs with a file of the work dir on its command line (dnsmasq, haproxy configs).
     expect(await commandLinesMentioning(`${work}/`)).toEqual([]);
     for (const s of sockets) await expect(stat(s)).rejects.toThrow(/ENOENT/);

@@ -8,8 +8,8 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../harness/ssh/keys.ts';
 import { listeningSockets } from '../../harness/network/neutron/ip.ts';
+import { processRunning } from '../../harness/network/neutron/sweep.ts';
 import { buildTopology, type Topology } from '../../harness/network/neutron/topology.ts';
-import { processAlive } from '../../harness/util/process-alive.ts';
 
 /**
  * SSH to a guest without any host route: a DHCP-disabled network without router (the
@@ -119,8 +119,8 @@ describe('reaching a guest through a relay inside a namespace', () => {
     // Closing the stream ends its relay.
     const pid = stream.relayPid;
     stream.destroy();
-    for (let i = 0; i < 200 && processAlive(pid); i++) await sleep(25);
-    expect(processAlive(pid)).toBe(false);
+    for (let i = 0; i < 200 && (await processRunning(pid)); i++) await sleep(25);
+    expect(await processRunning(pid)).toBe(false);
   });
 
   it("a closed port rejects with socat's reason", async () => {

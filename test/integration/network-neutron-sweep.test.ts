@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { neutronAvailability } from '../../harness/network/neutron/availability.ts';
 import { listNamespaces, namespacePids } from '../../harness/network/neutron/ip.ts';
 import { runPrefix } from '../../harness/network/neutron/names.ts';
-import { sweepStale } from '../../harness/network/neutron/sweep.ts';
+import { processRunning, sweepStale } from '../../harness/network/neutron/sweep.ts';
 import { buildTopology, type Topology } from '../../harness/network/neutron/topology.ts';
 import type { TopologySpec } from '../../harness/network/neutron/model.ts';
-import { processAlive } from '../../harness/util/process-alive.ts';
 
 /**
  * Leftovers of a killed run: a topology whose names say its owner is a pid that is gone (a real
@@ -38,7 +38,7 @@ describe('sweeping what a killed run left', () => {
     const deadPid = gone.pid!;
     expect(deadPid).not.toBe(process.pid);
     expect(Number.isInteger(deadPid)).toBe(true);
-    expect(processAlive(deadPid)).toBe(false);
+    expect(await processRunning(deadPid)).toBe(false);
 
     const stale = await buildTopology({ cell: 'sweep', ownerPid: deadPid, workDir: join(work, 'stale'), nova, spec, sweep: false });
     open.push(stale);
@@ -63,7 +63,7 @@ describe('sweeping what a killed run left', () => {
     expect(result.killed).toEqual(expect.arrayContaining([...daemons, stray.pid]));
     const listed = await listNamespaces();
     for (const ns of staleNs) expect(listed).not.toContain(ns);
-    for (const pid of [...daemons, stray.pid!]) expect(processAlive(pid), `pid ${pid}`).toBe(false);
+    for (const pid of [...daemons, stray.pid!]) expect(await processRunning(pid), `pid ${pid}`).toBe(false);
     await expect(stat(stale.names.socketDir())).rejects.toThrow(/ENOENT/);
     // The live owner's topology is untouched and still works.
     for (const ns of live.namespaces()) expect(listed).toContain(ns);
@@ -90,6 +90,52 @@ describe('sweeping what a killed run left', () => {
     for (const ns of live.namespaces()) expect(listed).toContain(ns);
     expect(await reused.close()).toEqual([]);
     expect(await live.close()).toEqual([]);
+  });
+});
+
+describe('after SIGKILL of the harness', () => {
+  it('no dnsmasq or haproxy survives it, and the next sweep removes its namespaces and sockets', async () => {
+    const childWork = await mkdtemp(join(tmpdir(), 'cloudprobe-neutron-kill-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./helpers/network-neutron-child.ts', import.meta.url)), childWork], { stdio: ['ignore', 'pipe', 'pipe'] });
+    type Built = { namespaces: string[]; pids: number[]; socketDir: string };
+    let swept = false;
+    try {
+      const built = await new Promise<Built>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line && out.includes('\n')) resolve(JSON.parse(line) as Built);
+        });
+        child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+        child.once('exit', (code) => reject(new Error(`child exited ${code} before building: ${err}`)));
+      });
+      expect(built.pids).toHaveLength(3);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      // The kernel's parent-death signal: bounded wait for the daemons to be gone.
+      // (A zombie is gone too: this machine's init may reap orphans late.)
+      const running = async () => (await Promise.all(built.pids.map(processRunning))).some(Boolean);
+      for (let i = 0; i < 200 && (await running()); i++) await new Promise((r) => setTimeout(r, 25));
+      for (const pid of built.pids) expect(await processRunning(pid), `pid ${pid}`).toBe(false);
+      // Namespaces outlive a SIGKILL: the next run's sweep is what removes them.
+      const left = await listNamespaces();
+      for (const ns of built.namespaces) expect(left).toContain(ns);
+      const result = await sweepStale();
+      swept = true;
+      expect(result.namespaces.sort()).toEqual([...built.namespaces].sort());
+      expect(result.socketDirs).toEqual([built.socketDir]);
+      const after = await listNamespaces();
+      for (const ns of built.namespaces) expect(after).not.toContain(ns);
+    } finally {
+      child.kill('SIGKILL');
+      // Whatever happened, the killed child's leftovers go.
+      if (!swept) await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+      if (!swept) await sweepStale();
+      await rm(childWork, { recursive: true, force: true });
+    }
   });
 });
 

@@ -20,7 +20,7 @@ describe('dnsmasq configuration (as the dhcp-agent runs it)', () => {
     const net = network({ router: 'r1' });
     const conf = lines(dnsmasqConfig(net, PATHS));
     const tag = `subnet-${net.subnet.id}`;
-    for (const l of ['no-resolv', 'no-hosts', `interface=ns-${net.dhcpPort!.id.slice(0, 11)}`, 'bind-interfaces', 'except-interface=lo', 'log-dhcp', 'log-facility=/w/dnsmasq.log', 'pid-file=/w/dnsmasq.pid', 'dhcp-leasefile=/w/dnsmasq.leases']) {
+    for (const l of ['no-resolv', 'no-hosts', `interface=ns-${net.dhcpPort!.id.slice(0, 11)}`, 'bind-interfaces', 'except-interface=lo', 'user=root', 'group=root', 'log-dhcp', 'log-facility=/w/dnsmasq.log', 'pid-file=/w/dnsmasq.pid', 'dhcp-leasefile=/w/dnsmasq.leases']) {
       expect(conf).toContain(l);
     }
     expect(conf).toContain(`dhcp-range=set:${tag},172.16.11.0,static,255.255.255.0,86400s`);

@@ -92,9 +92,11 @@ export function dnsmasqConfig(network: PlannedNetwork, paths: DnsmasqPaths): str
     `interface=${dhcpDeviceName(port.id)}`,
     'bind-interfaces',
     'except-interface=lo',
-    // Stay root, like neutron's rootwrapped dnsmasq: dropping to nobody would clear the
-    // parent-death signal that ties dnsmasq to the harness, and the files here are root's.
+    // Stay root, like neutron's rootwrapped dnsmasq: any change of uid or gid (to nobody, or to
+    // Debian's default group dip) clears the parent-death signal that ties dnsmasq to the
+    // harness, and the files here are root's.
     'user=root',
+    'group=root',
     `pid-file=${paths.pidFile}`,
     `dhcp-leasefile=${paths.leaseFile}`,
     'log-dhcp',

@@ -2,7 +2,6 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '../../util/process-alive.ts';
 import { CommandError, ip, listNamespaces, namespacePids } from './ip.ts';
 import { parseNamespaceName, parseSocketDirName, runPrefix, SOCKET_DIR_PREFIX } from './names.ts';
 
@@ -26,13 +25,24 @@ export async function processStartTime(pid: number): Promise<string | undefined>
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
 
+/**
+ * True while the process exists and is not a zombie. A killed process stays listed as a zombie
+ * until it is reaped, and an init that reaps late (as in some containers) keeps it so for long.
+ */
+export async function processRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state !== 'Z' && state !== 'X';
+}
+
 /** Records who owns a socket dir: `<pid> <start time>` (`-` when the pid is not running, as in tests). */
 export async function writeOwnerStamp(socketDir: string, pid: number): Promise<void> {
   await writeFile(join(socketDir, OWNER_FILE), `${pid} ${(await processStartTime(pid)) ?? '-'}\n`);
 }
 
-async function ownerAlive(pid: number, cell: string, root: string, alive: (pid: number) => boolean): Promise<boolean> {
-  if (!alive(pid)) return false;
+async function ownerAlive(pid: number, cell: string, root: string, alive: ((pid: number) => boolean) | undefined): Promise<boolean> {
+  if (!(alive ? alive(pid) : await processRunning(pid))) return false;
   const stamp = await readFile(join(root, `${SOCKET_DIR_PREFIX}${runPrefix(pid)}-${cell}`, OWNER_FILE), 'utf8').catch(() => '');
   const recorded = stamp.trim().split(' ')[1];
   if (!recorded || recorded === '-') return true;
@@ -53,7 +63,8 @@ export async function killNamespaceProcesses(namespace: string): Promise<number[
     }
   }
   const deadline = Date.now() + KILL_WAIT_MS;
-  while (pids.some(processAlive) && Date.now() < deadline) await sleep(20);
+  const running = async () => (await Promise.all(pids.map(processRunning))).some(Boolean);
+  while ((await running()) && Date.now() < deadline) await sleep(20);
   return pids;
 }
 
@@ -80,12 +91,12 @@ export interface SweepResult {
 export interface SweepOptions {
   /** Where socket dirs live; the system temp dir by default. */
   socketRoot?: string;
-  /** Which owners count as alive (tests); default: the process exists. */
+  /** Which owners count as alive (tests); default: the process runs (not a zombie) and its start time matches. */
   alive?: (pid: number) => boolean;
 }
 
 export async function sweepStale(opts: SweepOptions = {}): Promise<SweepResult> {
-  const alive = opts.alive ?? processAlive;
+  const alive = opts.alive;
   const root = opts.socketRoot ?? tmpdir();
   const result: SweepResult = { namespaces: [], socketDirs: [], killed: [], errors: [] };
   for (const name of await listNamespaces()) {

@@ -96,6 +96,10 @@ describe('metadata agent over its unix socket', () => {
     expect(lines.length).toBe(agent.requests().length);
   });
 
+  it('forwards to loopback only', async () => {
+    await expect(startMetadataAgent({ socketPath: join(dir, 'far'), db: neutronDb(plan), nova: { host: '192.0.2.1', port: 8775 }, secret: SECRET })).rejects.toThrow('nova.host: 192.0.2.1 is not a loopback address');
+  });
+
   it('a wrong shared secret is refused by nova (403), an unreachable nova is a 503', async () => {
     const wrong = await startMetadataAgent({ socketPath: join(dir, 'wrong'), db: neutronDb(plan), nova: { host: '127.0.0.1', port: svc.port }, secret: 'not-the-secret' });
     try {

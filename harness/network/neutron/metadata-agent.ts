@@ -1,5 +1,6 @@
 import { appendFile, rm } from 'node:fs/promises';
 import { Agent, createServer, request, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import ipaddr from 'ipaddr.js';
 import { allowHalfOpen } from '../../metadata/half-open.ts';
 import { H_FORWARDED_FOR, H_INSTANCE_ID, H_SIGNATURE, H_TENANT_ID, signInstanceId } from '../../metadata/signing.ts';
 import { lookupInstance, type NeutronDb, type Via } from './instance-lookup.ts';
@@ -77,6 +78,8 @@ function refuse(res: ServerResponse, status: number, reason: string): void {
 }
 
 export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<MetadataAgent> {
+  // The nova-like service binds loopback only; forwarding guests' requests anywhere else is a mistake.
+  if (!ipaddr.isValid(opts.nova.host) || ipaddr.process(opts.nova.host).range() !== 'loopback') throw new Error(`nova.host: ${opts.nova.host} is not a loopback address`);
   const entries: AgentRequestLogEntry[] = [];
   let writing: Promise<void> = Promise.resolve();
   const record = (e: AgentRequestLogEntry) => {

@@ -6,7 +6,7 @@ REPORT_DIR ?= reports
 # System packages the harness and its tests use (tools, image builds, cloud-init's own readers).
 DEB_PACKAGES := qemu-system-x86 qemu-utils xorriso genisoimage dosfstools mtools socat \
 	mmdebstrap grub-pc-bin grub-common e2fsprogs fdisk util-linux iproute2 openssh-client \
-	busybox-static dropbear-bin cpio ca-certificates gpg gpgv dnsmasq-base haproxy iptables \
+	busybox-static dropbear-bin cpio ca-certificates gpg gpgv \
 	python3 python3-yaml python3-jinja2 python3-requests python3-jsonschema python3-configobj \
 	python3-jsonpatch python3-oauthlib python3-netifaces \
 	dnsmasq-base haproxy iptables \

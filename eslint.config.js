@@ -17,7 +17,8 @@ export const LAYERS = {
   datasource: ['host', 'model', 'util'],
   metadata: ['datasource', 'model', 'util'],
   vm: ['host', 'ssh', 'model', 'util'],
-  network: ['vm', 'model', 'util'],
+  // The neutron backend's metadata agent signs for nova with metadata/'s signing, as neutron's agent does.
+  network: ['vm', 'metadata', 'host', 'model', 'util'],
   probes: ['ssh', 'model', 'util'],
   report: ['model', 'util'],
   plan: ['images', 'datasource', 'ssh', 'model', 'util'],

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Instance } from '../../harness/datasource/instance.ts';
+import type { Instance } from '../../harness/model/instance.ts';
 import { startMetadataService, type MetadataService } from '../../harness/metadata/service.ts';
 import { neutronDb } from '../../harness/network/neutron/instance-lookup.ts';
 import { startMetadataAgent, type MetadataAgent } from '../../harness/network/neutron/metadata-agent.ts';

@@ -4,7 +4,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Instance } from '../../harness/datasource/instance.ts';
+import type { Instance } from '../../harness/model/instance.ts';
 import { startMetadataService, type MetadataService } from '../../harness/metadata/service.ts';
 import { listNamespaces } from '../../harness/network/neutron/ip.ts';
 import { runPrefix } from '../../harness/network/neutron/names.ts';

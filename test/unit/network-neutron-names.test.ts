@@ -11,7 +11,6 @@ import {
   shortId,
   tapName,
 } from '../../harness/network/neutron/names.ts';
-import { TeardownStack } from '../../harness/network/neutron/teardown.ts';
 
 const NET = '82131e44-2989-5d81-9b59-d3e0db9799d1';
 const PORT = '6dff047d-5f8d-584a-8696-fa1ff8593be9';
@@ -58,22 +57,3 @@ describe('neutron names', () => {
   });
 });
 
-describe('TeardownStack', () => {
-  it('runs undos newest first, goes on past failures and returns them named', async () => {
-    const t = new TeardownStack();
-    const ran: string[] = [];
-    t.defer('first', () => ran.push('first'));
-    t.defer('broken', () => {
-      throw new Error('boom');
-    });
-    t.defer('last', async () => {
-      await Promise.resolve();
-      ran.push('last');
-    });
-    const errors = await t.unwind();
-    expect(ran).toEqual(['last', 'first']);
-    expect(errors.map((e) => e.message)).toEqual(['broken: boom']);
-    expect(t.size).toBe(0);
-    expect(await t.unwind()).toEqual([]);
-  });
-});

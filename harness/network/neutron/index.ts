@@ -12,5 +12,4 @@ export { CellNames, runPrefix, shortId, parseNamespaceName } from './names.ts';
 export { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 export { openNetnsStream, type NetnsStream } from './relay.ts';
 export { sweepStale, removeNamespace, type SweepResult } from './sweep.ts';
-export { TeardownStack } from './teardown.ts';
 export { buildTopology, type Topology, type BuildTopologyOptions } from './topology.ts';

@@ -12,7 +12,7 @@ import { bridgeName, CellNames, dhcpDeviceName, GUEST_DEVICE, routerDeviceName, 
 import { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 import { openNetnsStream, type NetnsStream } from './relay.ts';
 import { removeNamespace, sweepStale, writeOwnerStamp } from './sweep.ts';
-import { TeardownStack } from './teardown.ts';
+import { CleanupStack, describeFailures } from '../../util/cleanup-stack.ts';
 
 /**
  * One cell's neutron networks, built from real parts the way neutron's agents build them
@@ -51,7 +51,7 @@ export interface BuildTopologyOptions {
   /** Sweep leftovers of dead runs first (default true). */
   sweep?: boolean;
   /** Register this topology's teardown there too, as one step. */
-  parent?: TeardownStack;
+  parent?: CleanupStack;
 }
 
 export interface Topology {
@@ -108,7 +108,8 @@ export async function buildTopology(opts: BuildTopologyOptions): Promise<Topolog
   const clash = (await listNamespaces()).filter((n) => n.startsWith(mine));
   if (clash.length > 0) throw new Error(`cell ${opts.cell}: namespaces ${clash.join(', ')} exist already (another topology of this cell is up)`);
 
-  const t = new TeardownStack();
+  const t = new CleanupStack(`neutron topology ${opts.cell}`);
+  const unwind = async (): Promise<Error[]> => describeFailures(await t.unwind()).map((m) => new Error(m));
   const created: string[] = [];
   const dnsmasqs = new Map<string, DnsmasqProcess>();
   const haproxys: HaproxyProcess[] = [];
@@ -258,13 +259,13 @@ export async function buildTopology(opts: BuildTopologyOptions): Promise<Topolog
       for (const r of relays) r.destroy();
     });
   } catch (err) {
-    const errors = await t.unwind();
+    const errors = await unwind();
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`cell ${opts.cell}: building the neutron topology: ${msg}${errors.length ? `; teardown: ${errors.map((e) => e.message).join('; ')}` : ''}`, { cause: err });
   }
   const theAgent = agent!;
   if (opts.parent) opts.parent.defer(`neutron topology ${opts.cell}`, async () => {
-    const errors = await t.unwind();
+    const errors = await unwind();
     if (errors.length) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   });
 
@@ -313,6 +314,6 @@ export async function buildTopology(opts: BuildTopologyOptions): Promise<Topolog
       return openStream(net.id, port.ip, tcpPort);
     },
     openStream,
-    close: () => t.unwind(),
+    close: unwind,
   };
 }

@@ -87,7 +87,8 @@ describe('iso9660 config drive', () => {
     await execa('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', dir]);
     await execa('chmod', ['-R', 'u+w', dir]);
     await expectTreeMatches(dir);
-    const md = await execa('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/meta_data.json'], { encoding: 'buffer' });
+    // stripFinalNewline off: execa would drop a final "\n" even from binary output, and this compares bytes.
+    const md = await execa('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/meta_data.json'], { encoding: 'buffer', stripFinalNewline: false });
     expect(Buffer.from(md.stdout).equals(expected.get('openstack/latest/meta_data.json') as Buffer)).toBe(true);
   });
 });

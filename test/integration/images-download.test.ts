@@ -272,12 +272,20 @@ describe('GPG-signed checksum files (real gpg and gpgv)', () => {
     await rm(gnupg, { recursive: true, force: true });
   });
 
+  let signed = 0;
   async function sign(data: Buffer): Promise<Buffer> {
-    const r = await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--detach-sign', '--output', '-'], { env: { ...process.env, GNUPGHOME: gnupg }, input: data, encoding: 'buffer' });
-    const sig = Buffer.from(r.stdout);
-    // An OpenPGP signature packet (old or new format, tag 2); anything else is a broken fixture, said as such.
-    if (!(sig[0] === 0x88 || sig[0] === 0x89 || sig[0] === 0xc2)) throw new Error(`gpg --detach-sign gave no signature packet (${sig.length} bytes): ${Buffer.from(r.stderr).toString()}`);
-    return sig;
+    // Into a file, not read from stdout: execa strips a final "\n" from output, binary output
+    // too, and about one signature in 256 ends in byte 0x0a — gpgv then finds "no signature"
+    // (the failure seen once on a new machine, gone on the rerun: a new key, another signature).
+    const n = ++signed;
+    const [dataFile, sigFile] = [join(gnupg, `data-${n}`), join(gnupg, `data-${n}.sig`)];
+    const env = { ...process.env, GNUPGHOME: gnupg };
+    await writeFile(dataFile, data);
+    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--output', sigFile, '--detach-sign', dataFile], { env });
+    // The fixture itself must be a good signature over `data`: a failure below is then the harness's.
+    const check = await execa('gpg', ['--batch', '--verify', sigFile, dataFile], { env, reject: false, all: true });
+    if (check.exitCode !== 0) throw new Error(`test fixture: gpg made no good signature: ${check.all}`);
+    return readFile(sigFile);
   }
 
   const gpgBlock = (kr: string) => `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    keyring: ${kr}\n    keyring_hint: from the test-keyring package\n`;

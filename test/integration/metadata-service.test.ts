@@ -341,7 +341,12 @@ describe('clients and connections', () => {
   });
 
   it('works through socat, the relay QEMU guestfwd runs per connection', async () => {
-    const r = await execa('socat', ['-', `TCP:127.0.0.1:${epA.port}`], { input: 'GET /latest/meta-data/hostname HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n', encoding: 'buffer', timeout: 10_000 });
+    const r = await execa('socat', ['-', `TCP:127.0.0.1:${epA.port}`], {
+      input: 'GET /latest/meta-data/hostname HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n',
+      encoding: 'buffer',
+      stripFinalNewline: false, // the body's last byte is part of what is checked
+      timeout: 10_000,
+    });
     const body = Buffer.from(r.stdout).toString();
     expect(body).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(body.endsWith('\r\n\r\nweb-1.example.org')).toBe(true);

@@ -141,7 +141,8 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
       }
       if (damaged) log(`${manifest.name}: cached build is damaged (${damaged}); rebuilding`);
       // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
-      for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) await rm(join(nameDir, e), { recursive: true, force: true });
+      // Through removeBuildDir: a plain rm would delete through mmdebstrap's leftover bind mounts.
+      for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) removeBuildDir(join(nameDir, e));
       const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));
       const processes = new BuildProcesses(opts.signal);
       // Last resort on a hard exit: kill and wait for every command first, so nothing writes into

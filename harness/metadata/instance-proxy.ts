@@ -1,4 +1,5 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
+import { forwardable, IDENTITY_HEADERS } from './forward-headers.ts';
 import type { AddressInfo } from 'node:net';
 import { H_FORWARDED_FOR, H_INSTANCE_ID, H_SIGNATURE, H_TENANT_ID } from './signing.ts';
 import type { RequestLogEntry } from './request-log.ts';
@@ -26,15 +27,6 @@ export interface InstanceProxy {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-const SPOOFABLE = new Set([H_INSTANCE_ID, H_TENANT_ID, H_SIGNATURE, H_FORWARDED_FOR, 'x-neutron-network-id', 'x-neutron-router-id', 'x-metadata-provider', 'x-metadata-provider-signature']);
-
-function forwardable(headers: IncomingHttpHeaders, drop: Set<string>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !drop.has(k)) out[k] = v;
-  return out;
-}
-
 export async function startInstanceProxy(opts: InstanceProxyOptions): Promise<InstanceProxy> {
   // Keep-alive to the service, so a burst of short guest connections reuses a few sockets.
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -45,7 +37,7 @@ export async function startInstanceProxy(opts: InstanceProxyOptions): Promise<In
     const userAgent = req.headers['user-agent'];
     // 499 (nginx's "client closed request") when the guest hung up before an answer was sent.
     res.once('close', () => opts.onRequest({ time, method, path: target, status: res.headersSent ? res.statusCode : 499, ...(userAgent ? { userAgent } : {}) }));
-    const headers = forwardable(req.headers, SPOOFABLE);
+    const headers = forwardable(req.headers, IDENTITY_HEADERS);
     headers[H_FORWARDED_FOR] = opts.forwardedFor;
     headers[H_INSTANCE_ID] = opts.instanceId;
     headers[H_TENANT_ID] = opts.tenantId;

@@ -1,5 +1,6 @@
+import { forwardable, IDENTITY_HEADERS } from '../../metadata/forward-headers.ts';
 import { appendFile, rm } from 'node:fs/promises';
-import { Agent, createServer, request, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import { allowHalfOpen } from '../../metadata/half-open.ts';
 import { H_FORWARDED_FOR, H_INSTANCE_ID, H_SIGNATURE, H_TENANT_ID, signInstanceId } from '../../metadata/signing.ts';
@@ -54,16 +55,6 @@ export interface MetadataAgent {
   /** Resolves once every entry so far is in the log file. */
   flush(): Promise<void>;
   close(): Promise<void>;
-}
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-// Identity is the agent's to assert: whatever arrives under these names is dropped.
-const IDENTITY = new Set([H_INSTANCE_ID, H_TENANT_ID, H_SIGNATURE, H_FORWARDED_FOR, 'x-neutron-router-id', 'x-neutron-network-id', 'x-metadata-provider', 'x-metadata-provider-signature']);
-
-function pass(headers: IncomingHttpHeaders, drop: Set<string>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !drop.has(k)) out[k] = v;
-  return out;
 }
 
 function one(req: IncomingMessage, name: string): string | undefined {
@@ -129,7 +120,7 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
     entry.instanceId = found.instanceId;
     entry.portId = found.port.id;
 
-    const headers = pass(req.headers, IDENTITY);
+    const headers = forwardable(req.headers, IDENTITY_HEADERS);
     headers[H_FORWARDED_FOR] = found.remoteIp;
     headers[H_INSTANCE_ID] = found.instanceId;
     headers[H_TENANT_ID] = found.tenantId;
@@ -138,7 +129,7 @@ export async function startMetadataAgent(opts: MetadataAgentOptions): Promise<Me
     try {
       upstream = request({ host: opts.nova.host, port: opts.nova.port, method: entry.method, path: entry.path, headers, agent: upstreamAgent }, (up) => {
         log(up.statusCode ?? 502);
-        res.writeHead(up.statusCode ?? 502, pass(up.headers, new Set()));
+        res.writeHead(up.statusCode ?? 502, forwardable(up.headers, new Set()));
         up.pipe(res);
       });
     } catch {

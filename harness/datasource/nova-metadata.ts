@@ -134,6 +134,11 @@ interface NetworkLink {
   ethernet_mac_address: string;
 }
 type NetworkEntry = Record<string, unknown>;
+interface NetworkRoute {
+  network: string;
+  netmask: string;
+  gateway: string;
+}
 interface DnsService {
   type: 'dns';
   address: string;
@@ -144,29 +149,42 @@ export interface NetworkData {
   services: DnsService[];
 }
 
-/** `network_data.json` as nova's netutils.get_network_metadata renders neutron ports. */
+/**
+ * `network_data.json` as nova's netutils.get_network_metadata renders neutron ports
+ * (docs/facts.md §1): one link per port (`tap<port id[:11]>`; its mtu is null when the subnet has
+ * DHCP — the guest learns it from DHCP — else the network's MTU), one network per subnet:
+ * `ipv4_dhcp` when the subnet has DHCP, else `ipv4` with the fixed IP, netmask, the default
+ * route via the gateway followed by the subnet's host routes, and its DNS servers; the top-level
+ * services list every subnet's DNS servers once.
+ */
 export function networkData(instance: Instance): NetworkData {
   const links: NetworkLink[] = [];
   const networks: NetworkEntry[] = [];
   const services: DnsService[] = [];
   instance.nics.forEach((nic: Nic, i) => {
-    const vifId = derivedUuid(instance, `port${i}`);
+    const vifId = nic.port_id ?? derivedUuid(instance, `port${i}`);
     const linkId = `tap${vifId.slice(0, 11)}`; // neutron's device name, as nova exposes it
-    links.push({ id: linkId, vif_id: vifId, type: 'ovs', mtu: nic.mtu ?? null, ethernet_mac_address: nic.mac });
+    const dhcp = nic.mode === 'dhcp';
+    links.push({ id: linkId, vif_id: vifId, type: 'ovs', mtu: dhcp ? null : (nic.mtu ?? null), ethernet_mac_address: nic.mac });
     const dns: DnsService[] = nic.dns.map((address) => ({ type: 'dns', address }));
-    const base = { id: `network${i}`, link: linkId, network_id: derivedUuid(instance, `network${i}`) };
-    if (nic.mode === 'dhcp') {
+    const base = { id: `network${i}`, link: linkId, network_id: nic.network_id ?? derivedUuid(instance, `network${i}`) };
+    if (dhcp) {
       networks.push({ id: base.id, type: 'ipv4_dhcp', link: base.link, network_id: base.network_id });
     } else {
       // The schema makes a static NIC carry a valid address; one built in code without it is a bug.
       const { address, prefix } = parseCidr(nic.address ?? '');
+      const routes: NetworkRoute[] = nic.gateway ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: nic.gateway }] : [];
+      for (const r of nic.routes ?? []) {
+        const dest = parseCidr(r.destination);
+        routes.push({ network: dest.address, netmask: netmaskOf(dest.prefix), gateway: r.nexthop });
+      }
       networks.push({
         id: base.id,
         type: 'ipv4',
         link: base.link,
         ip_address: address,
         netmask: netmaskOf(prefix),
-        routes: nic.gateway ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: nic.gateway }] : [],
+        routes,
         network_id: base.network_id,
         services: dns,
       });

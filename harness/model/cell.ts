@@ -3,6 +3,7 @@ import type { DatasourceKind, Imdsv2Mode } from './datasources.ts';
 import type { Expectations } from './expectations.ts';
 import type { NetworkBackendKind } from './networks.ts';
 import type { ProbeVerdict } from './probe.ts';
+import type { TopologySpec } from './topology.ts';
 
 /** The contract between the planner (cases → cells), the cell runner (cell → VM → verdicts) and the reports. */
 
@@ -30,6 +31,8 @@ export interface CellSpec extends CellCoordinates {
   imdsv2: Imdsv2Mode;
   /** How the NICs reach the host (harness/model/networks.ts). */
   networkBackend: NetworkBackendKind;
+  /** The neutron backend's networks, routers and this instance's ports (as a user created them). */
+  topology?: TopologySpec;
   /** Resolved instance, with this run's generated key and password already substituted. */
   instance: Instance;
   expectations: Expectations;

@@ -35,4 +35,35 @@ export interface Expectations {
   metadataRequests?: string[];
   /** cloud-init status must be done with no errors; recoverable errors matching these are tolerated. */
   cleanBoot?: { allowedRecoverable?: string[] };
+  /** Neutron cells with a metadata service: the proxy the guest's requests must come by. */
+  metadataPath?: MetadataPathExpectation;
+  failure?: FailureExpectation;
+}
+
+/**
+ * The way a guest on a neutron network reaches 169.254.169.254: through the DHCP namespace's proxy
+ * (a host route via the DHCP port) or the router namespace's (via the gateway).
+ */
+export interface MetadataPathExpectation {
+  via: 'dhcp' | 'router';
+  /** The next hop `ip route get 169.254.169.254` must show in the guest. */
+  nextHop: string;
+  /** The namespace of that proxy (for the summary; the request log names it too). */
+  namespace?: string;
+}
+
+export const FAILURE_MODES = ['metadata-unreachable', 'no-datasource', 'hostname-not-from-metadata'] as const;
+export type FailureMode = (typeof FAILURE_MODES)[number];
+export interface ConsoleNicExpectation {
+  mac: string;
+  state: 'no-address' | 'untouched' | 'address';
+  /** CIDR or bare IP for 'address'. */
+  address?: string;
+}
+/** A scenario meant to fail: judged from the serial console (SSH may be impossible). */
+export interface FailureExpectation {
+  modes: FailureMode[];
+  nics?: ConsoleNicExpectation[];
+  /** The name metadata WOULD have set; must NOT be the prompt's. */
+  hostname?: string;
 }

@@ -31,7 +31,13 @@ export const nicSchema = z
     address: cidrSchema.optional(),
     gateway: ipv4Schema.optional(),
     dns: z.array(ipv4Schema).default([]),
-    mtu: z.number().int().min(576).max(9216).optional(),
+    mtu: z.number().int().min(576).max(9216).optional().describe("the network's MTU (nova serves it for static NICs only)"),
+    routes: z
+      .array(z.object({ destination: cidrSchema.describe('e.g. 10.9.0.0/16'), nexthop: ipv4Schema }).strict())
+      .optional()
+      .describe("the subnet's host_routes (static NICs: added after the default route)"),
+    port_id: z.uuid().optional().describe("the neutron port's id (network_data.json vif_id and link name); derived when absent"),
+    network_id: z.uuid().optional().describe("the neutron network's id; derived when absent"),
   })
   .strict()
   .superRefine((nic, ctx) => {

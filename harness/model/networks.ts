@@ -4,7 +4,7 @@
  * (harness/network/index.ts). Adding a backend is one entry here plus its module.
  */
 
-export const NETWORK_BACKEND_KINDS = ['user'] as const;
+export const NETWORK_BACKEND_KINDS = ['user', 'neutron'] as const;
 export type NetworkBackendKind = (typeof NETWORK_BACKEND_KINDS)[number];
 
 export interface NetworkBackendDef {
@@ -23,5 +23,12 @@ export const NETWORK_BACKENDS: Readonly<Record<NetworkBackendKind, NetworkBacken
     description: 'QEMU user networking (libslirp): one slirp network per NIC, SSH by hostfwd, the metadata service by guestfwd',
     needsRoot: false,
     dhcpOptional: false,
+  },
+  neutron: {
+    kind: 'neutron',
+    description:
+      'neutron as its agents build it: a segment namespace with a bridge per network and the VM taps, qdhcp (dnsmasq, the dhcp-agent metadata proxy) and qrouter (iptables REDIRECT, the l3-agent proxy) namespaces, the metadata agent on a unix socket',
+    needsRoot: true,
+    dhcpOptional: true,
   },
 };

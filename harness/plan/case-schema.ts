@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { cidrSchema, instanceFileSchema, ipv4Schema } from '../model/instance.ts';
 import { DATASOURCE_KINDS, IMDSV2_MODES } from '../model/datasources.ts';
+import { FAILURE_MODES } from '../model/expectations.ts';
+import { METADATA_PATHS } from '../model/topology.ts';
 
 /**
  * The YAML case file: matrix axes (images × datasources × networks, minus excludes), one instance
@@ -38,45 +40,107 @@ const excludeEntry = z
   .object({
     image: z.string().optional(),
     datasource: z.string().optional().describe('a datasource label, e.g. metadata-ec2-imdsv2-required'),
-    network: z.enum(NETWORK_MODES).optional(),
+    network: z.string().optional().describe('a network mode or a layout label'),
   })
   .strict()
   .refine((e) => e.image !== undefined || e.datasource !== undefined || e.network !== undefined, 'an exclude needs image, datasource or network');
 
 const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address');
 
-/** Mirrors harness/probes/expectations.ts in the snake_case of the instance file. */
-const expectSchema = z
+const cleanBootSchema = z
+  .union([z.literal(false), z.object({ allowed_recoverable: z.array(z.string()).default([]) }).strict()])
+  .describe('false turns the check off');
+
+const failureSchema = z
   .object({
-    hostname: z.string().optional(),
-    fqdn: z.string().optional(),
-    etc_hosts: z.object({ fqdn: z.string(), hostname: z.string() }).strict().optional(),
-    authorized_keys: z.array(z.object({ user: z.string(), keys: z.array(z.string()).min(1) }).strict()).optional(),
-    password_login: z.array(z.object({ user: z.string(), password: z.string() }).strict()).optional(),
-    timezone: z.string().optional(),
-    runcmd_paths: z.array(z.string().startsWith('/')).optional(),
+    modes: z.array(z.enum(FAILURE_MODES)).min(1).describe('what the console must show: metadata-unreachable, no-datasource, hostname-not-from-metadata'),
     nics: z
-      .array(
-        z
-          .object({
-            mac,
-            mode: z.enum(['static', 'dhcp', 'unconfigured']),
-            address: cidrSchema.optional(),
-            gateway: ipv4Schema.optional(),
-          })
-          .strict(),
-      )
+      .array(z.object({ state: z.enum(['no-address', 'untouched', 'address']), address: z.string().optional() }).strict())
       .optional()
-      .describe('default: derived from the network mode and the datasource'),
-    datasource: z.enum(['ConfigDrive', 'OpenStack', 'Ec2']).optional().describe('default: derived from the datasource'),
-    metadata_requests: z.array(z.string().startsWith('/')).optional().describe('checked on metadata-service cells only'),
-    clean_boot: z
-      .union([z.literal(false), z.object({ allowed_recoverable: z.array(z.string()).default([]) }).strict()])
-      .default({ allowed_recoverable: [] })
-      .describe('false turns the check off'),
+      .describe("each NIC's state in NIC order, judged from cloud-init's ci-info table on the console"),
+  })
+  .strict()
+  .describe('a scenario meant to fail: judged from the serial console, SSH is not needed');
+
+/** Mirrors harness/model/expectations.ts in the snake_case of the instance file. */
+const expectFields = {
+  hostname: z.string().optional(),
+  fqdn: z.string().optional(),
+  etc_hosts: z.object({ fqdn: z.string(), hostname: z.string() }).strict().optional(),
+  authorized_keys: z.array(z.object({ user: z.string(), keys: z.array(z.string()).min(1) }).strict()).optional(),
+  password_login: z.array(z.object({ user: z.string(), password: z.string() }).strict()).optional(),
+  timezone: z.string().optional(),
+  runcmd_paths: z.array(z.string().startsWith('/')).optional(),
+  nics: z
+    .array(
+      z
+        .object({
+          mac,
+          mode: z.enum(['static', 'dhcp', 'unconfigured']),
+          address: cidrSchema.optional(),
+          gateway: ipv4Schema.optional(),
+        })
+        .strict(),
+    )
+    .optional()
+    .describe('default: derived from the network mode and the datasource'),
+  datasource: z.enum(['ConfigDrive', 'OpenStack', 'Ec2']).optional().describe('default: derived from the datasource'),
+  metadata_requests: z.array(z.string().startsWith('/')).optional().describe('checked on metadata-service cells only'),
+  failure: failureSchema.optional(),
+};
+const expectSchema = z.object({ ...expectFields, clean_boot: cleanBootSchema.default({ allowed_recoverable: [] }) }).strict();
+/** A layout's `expect`: replaces the case's fields it names (e.g. `failure` for a scenario meant to fail). */
+const expectOverrideSchema = z.object({ ...expectFields, clean_boot: cleanBootSchema.optional() }).strict();
+export type CaseExpectOverride = z.output<typeof expectOverrideSchema>;
+export type CaseExpect = z.output<typeof expectSchema>;
+
+/** A neutron subnet as `openstack subnet create` takes it. */
+const subnetSchema = z
+  .object({
+    cidr: z.string().describe('e.g. 172.16.11.0/24'),
+    gateway_ip: ipv4Schema.nullable().optional().describe('default: the first host address; null: no gateway'),
+    enable_dhcp: z.boolean().default(true),
+    dns_nameservers: z.array(ipv4Schema).default([]),
+    host_routes: z.array(z.object({ destination: z.string(), nexthop: ipv4Schema }).strict()).default([]),
   })
   .strict();
-export type CaseExpect = z.output<typeof expectSchema>;
+
+const neutronNetworkSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
+    mtu: z.number().int().min(576).max(9000).optional(),
+    router: z
+      .union([z.string().min(1), z.boolean()])
+      .optional()
+      .describe('the router its subnet is attached to, on gateway_ip (true: "router1"); absent or false: not attached'),
+    metadata: z.enum(METADATA_PATHS).default('l3-agent').describe('which agent serves 169.254.169.254: l3-agent (neutron default), dhcp-agent, both, none'),
+    subnet: subnetSchema,
+  })
+  .strict();
+
+const layoutNicSchema = z.union([
+  z.string().describe('a network name: a port with an address allocated from its subnet'),
+  z.object({ network: z.string(), fixed_ip: ipv4Schema.optional(), mac: mac.optional() }).strict(),
+]);
+
+/** A network layout on the neutron backend: networks as a user creates them, the instance's ports on them. */
+const layoutSchema = z
+  .object({
+    label: name.describe('the network coordinate in cell ids'),
+    description: z.string().optional(),
+    networks: z.array(neutronNetworkSchema).min(1),
+    nics: z.array(layoutNicSchema).min(1).describe("the instance's ports, in NIC order"),
+    datasources: z.array(z.string()).min(1).optional().describe('only with these datasource labels (default: every datasource of the case)'),
+    expect: expectOverrideSchema.optional(),
+  })
+  .strict();
+export type NetworkLayout = z.output<typeof layoutSchema>;
+export type NetworkEntry = NetworkMode | NetworkLayout;
+
+/** The network coordinate of an axis entry. */
+export function networkLabel(n: NetworkEntry): string {
+  return typeof n === 'string' ? n : n.label;
+}
 
 export const caseFileSchema = z
   .object({
@@ -84,7 +148,11 @@ export const caseFileSchema = z
     description: z.string().optional(),
     images: z.array(z.string().min(1)).min(1),
     datasources: z.array(datasourceEntry).min(1),
-    networks: z.array(z.enum(NETWORK_MODES)).min(1).default(['dhcp']),
+    networks: z
+      .array(z.union([z.enum(NETWORK_MODES), layoutSchema]))
+      .min(1)
+      .default(['dhcp'])
+      .describe('shorthand modes on QEMU user networking (dhcp, static, multi-nic-dhcp, multi-nic-static), or neutron layouts'),
     exclude: z.array(excludeEntry).default([]),
     /**
      * Cells the image's capability profile says cannot work (e.g. a static NIC on Cirros) are left
@@ -106,9 +174,25 @@ export const caseFileSchema = z
       if (e.datasource !== undefined && !datasources.has(e.datasource)) {
         ctx.addIssue({ code: 'custom', path: ['exclude', k, 'datasource'], message: `"${e.datasource}" is not in datasources (${[...datasources].join(', ')})` });
       }
-      if (e.network !== undefined && !c.networks.includes(e.network)) {
-        ctx.addIssue({ code: 'custom', path: ['exclude', k, 'network'], message: `"${e.network}" is not in networks (${c.networks.join(', ')})` });
+      const labels = c.networks.map(networkLabel);
+      if (e.network !== undefined && !labels.includes(e.network)) {
+        ctx.addIssue({ code: 'custom', path: ['exclude', k, 'network'], message: `"${e.network}" is not in networks (${labels.join(', ')})` });
       }
+    });
+    const labels = new Set<string>();
+    c.networks.forEach((n, k) => {
+      const label = networkLabel(n);
+      if (labels.has(label)) ctx.addIssue({ code: 'custom', path: ['networks', k, ...(typeof n === 'string' ? [] : ['label'])], message: `duplicate network ${label}` });
+      labels.add(label);
+      if (typeof n === 'string') return;
+      const names = n.networks.map((x) => x.name);
+      n.nics.forEach((nic, j) => {
+        const net = typeof nic === 'string' ? nic : nic.network;
+        if (!names.includes(net)) ctx.addIssue({ code: 'custom', path: ['networks', k, 'nics', j, ...(typeof nic === 'string' ? [] : ['network'])], message: `"${net}" is not a network of this layout (${names.join(', ')})` });
+      });
+      (n.datasources ?? []).forEach((d, j) => {
+        if (!datasources.has(d)) ctx.addIssue({ code: 'custom', path: ['networks', k, 'datasources', j], message: `"${d}" is not in datasources (${[...datasources].join(', ')})` });
+      });
     });
     const seen = new Set<string>();
     c.datasources.forEach((d, k) => {

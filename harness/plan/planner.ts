@@ -4,8 +4,12 @@ import { resolveInstance } from '../model/instance.ts';
 import type { ImageManifest } from '../images/manifest.ts';
 import type { Expectations } from '../model/expectations.ts';
 import { UserError } from '../util/errors.ts';
-import type { CaseExpect, DatasourceEntry, NetworkMode, Placeholder } from './case-schema.ts';
-import { datasourceLabel, substitutePlaceholders } from './case-schema.ts';
+import type { CaseExpect, CaseExpectOverride, DatasourceEntry, NetworkEntry, NetworkMode, Placeholder } from './case-schema.ts';
+import { datasourceLabel, networkLabel, substitutePlaceholders } from './case-schema.ts';
+import type { NetworkBackendKind } from '../model/networks.ts';
+import type { Nic } from '../model/instance.ts';
+import type { MetadataPathExpectation } from '../model/expectations.ts';
+import { planLayout } from './neutron-layout.ts';
 import type { LoadedCase } from './case-file.ts';
 import type { CellSpec, DatasourceKind, Imdsv2Mode, Plan, SkippedCell } from '../model/cell.ts';
 import { nicExpectations, nicsFor } from './network-modes.ts';
@@ -18,6 +22,9 @@ export interface ImageInfo {
   unavailable?: string;
 }
 export type ImageLookup = (name: string) => ImageInfo | undefined;
+
+/** Why a network backend cannot run here (neutron without root, dnsmasq…); absent: it can. */
+export type NetworkAvailability = Partial<Record<NetworkBackendKind, string>>;
 
 /** The values a run substitutes for a case's placeholders. */
 export interface RunCredentials {
@@ -35,8 +42,32 @@ function kindOf(d: DatasourceEntry): { kind: DatasourceKind; imdsv2: Imdsv2Mode 
   return typeof d === 'string' ? { kind: d, imdsv2: 'off' } : { kind: d.kind, imdsv2: d.imdsv2 };
 }
 
-function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSpec['instance']['nics']): Expectations {
+/** A layout's `expect` replaces the case's fields it names. */
+function mergeExpect(base: CaseExpect, override: CaseExpectOverride | undefined): CaseExpect {
+  if (!override) return base;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(override)) if (v !== undefined) out[k] = v;
+  return out as CaseExpect;
+}
+
+function shortName(hostname: string): string {
+  return hostname.split('.')[0] ?? hostname;
+}
+
+function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: Nic[], extra: { metadataPath?: MetadataPathExpectation; hostname: string }): Expectations {
   const def = datasourceDef(datasource);
+  if (e.failure) {
+    // A scenario meant to fail is judged from the console: what SSH would see is not expected.
+    return {
+      failure: {
+        modes: [...e.failure.modes],
+        ...(e.failure.nics
+          ? { nics: e.failure.nics.map((n, k) => ({ mac: nics[k]?.mac ?? '', state: n.state, ...(n.address !== undefined ? { address: n.address } : {}) })) }
+          : {}),
+        hostname: e.hostname ?? shortName(extra.hostname),
+      },
+    };
+  }
   const out: Expectations = {
     ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
     ...(e.fqdn !== undefined ? { fqdn: e.fqdn } : {}),
@@ -51,19 +82,23 @@ function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: CellSp
   if (def.transport.kind === 'service') {
     const requests = e.metadata_requests ?? def.defaultMetadataRequests;
     if (requests) out.metadataRequests = [...requests];
+    if (extra.metadataPath) out.metadataPath = extra.metadataPath;
   }
   if (e.clean_boot !== false) out.cleanBoot = { allowedRecoverable: e.clean_boot.allowed_recoverable };
   return out;
 }
 
 /** Why a cell cannot work at all, or only with n/a verdicts; undefined when it can. */
-function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv2: Imdsv2Mode, network: NetworkMode): { reason: string; always: boolean } | undefined {
+function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv2: Imdsv2Mode, network: NetworkEntry): { reason: string; always: boolean } | undefined {
   // Seen on real boots: cloud-init identifies an EC2 cell's guest as AWS (it must, or it warns and
   // reports degraded), and on AWS a refused token PUT means "IMDS disabled", never IMDSv1.
   if (kind === 'metadata-ec2' && imdsv2 === 'off' && manifest.capabilities.cloud_config) {
     return { reason: `cloud-init on ${manifest.name} sees an AWS guest and needs IMDSv2 tokens there: use { kind: metadata-ec2, imdsv2: optional }`, always: true };
   }
-  const wantsStatic = nicsFor(network, kind).some((n) => n.mode === 'static');
+  // A neutron layout's static NICs are its subnets without DHCP: what then happens is the
+  // scenario (its expect says so), never a reason to leave the cell out.
+  if (typeof network !== 'string') return undefined;
+  const wantsStatic = nicsFor(network as NetworkMode, kind).some((n) => n.mode === 'static');
   if (wantsStatic && !datasourceDef(kind).carriesNetworkData) {
     return { reason: `${kind} carries no network configuration, so a static address is never applied and SSH to it cannot work`, always: true };
   }
@@ -78,7 +113,7 @@ function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv
  * its derived NIC and datasource expectations and the run's credentials substituted. Cells an
  * image cannot run (capability profile) or that are not cached here become skipped cells.
  */
-export async function planCases(cases: LoadedCase[], images: ImageLookup, creds: RunCredentials): Promise<Plan> {
+export async function planCases(cases: LoadedCase[], images: ImageLookup, creds: RunCredentials, networks: NetworkAvailability = {}): Promise<Plan> {
   const cells: CellSpec[] = [];
   const skipped: SkippedCell[] = [];
   const problems: string[] = [];
@@ -98,13 +133,17 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
       for (const ds of spec.datasources) {
         const { kind, imdsv2 } = kindOf(ds);
         const dsLabel = datasourceLabel(ds);
-        for (const network of spec.networks) {
+        for (const [k, network] of spec.networks.entries()) {
+          const label = networkLabel(network);
+          const layout = typeof network === 'string' ? undefined : network;
+          if (layout?.datasources && !layout.datasources.includes(dsLabel)) continue;
           const excluded = spec.exclude.some(
-            (e) => (e.image === undefined || e.image === image) && (e.datasource === undefined || e.datasource === dsLabel) && (e.network === undefined || e.network === network),
+            (e) => (e.image === undefined || e.image === image) && (e.datasource === undefined || e.datasource === dsLabel) && (e.network === undefined || e.network === label),
           );
           if (excluded) continue;
-          const id = `${c.name}/${image}/${dsLabel}/${network}`;
-          const base = { id, caseName: c.name, image, datasource: kind, datasourceLabel: dsLabel, network };
+          const id = `${c.name}/${image}/${dsLabel}/${label}`;
+          const base = { id, caseName: c.name, image, datasource: kind, datasourceLabel: dsLabel, network: label };
+          const backend: NetworkBackendKind = layout ? 'neutron' : 'user';
           const why = inapplicableReason(info.manifest, kind, imdsv2, network);
           if (why && (why.always || spec.inapplicable === 'skip')) {
             skipped.push({ ...base, reason: why.reason, kind: 'inapplicable' });
@@ -114,11 +153,33 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
             skipped.push({ ...base, reason: info.unavailable, kind: 'unavailable' });
             continue;
           }
-          const nics = nicsFor(network, kind);
           // A fresh uuid per cell: cells never share an instance identity on the metadata service.
-          const instance = await resolveInstance({ ...instanceFile, uuid: undefined, nics }, dirname(c.file));
+          const resolved = await resolveInstance({ ...instanceFile, uuid: undefined }, dirname(c.file));
+          let nics: Nic[];
+          let planned: ReturnType<typeof planLayout> | undefined;
+          if (layout) {
+            try {
+              planned = planLayout(layout, resolved, (path) => c.locate(['networks', k, ...path]));
+            } catch (err) {
+              if (err instanceof UserError) {
+                problems.push(err.message);
+                break;
+              }
+              throw err;
+            }
+            nics = planned.nics;
+          } else nics = nicsFor(network as NetworkMode, kind);
+          // Checked after the layout is planned, so a broken layout is reported even where its backend is missing.
+          const unavailableBackend = networks[backend];
+          if (unavailableBackend) {
+            skipped.push({ ...base, reason: `the ${backend} network backend is not available here: ${unavailableBackend}`, kind: 'unavailable' });
+            continue;
+          }
+          const instance = { ...resolved, nics };
           const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
-          cells.push({ ...base, imdsv2, networkBackend: 'user', instance, expectations: expectationsFor(expect, kind, nics), secrets });
+          const cellExpect = mergeExpect(expect, layout?.expect ? substitutePlaceholders(layout.expect, values) : undefined);
+          const expectations = expectationsFor(cellExpect, kind, nics, { hostname: instance.hostname, ...(planned?.metadataPath ? { metadataPath: planned.metadataPath } : {}) });
+          cells.push({ ...base, imdsv2, networkBackend: backend, ...(planned ? { topology: planned.topology } : {}), instance, expectations, secrets });
         }
       }
     }

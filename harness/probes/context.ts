@@ -7,6 +7,9 @@ export interface MetadataRequest {
   method: string;
   path: string;
   status: number;
+  /** On neutron networks: the proxy it came by (`dhcp`: qdhcp, `router`: qrouter) and its namespace. */
+  via?: string;
+  namespace?: string;
 }
 
 /**

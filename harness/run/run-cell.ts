@@ -6,7 +6,8 @@ import type { ImageManifest } from '../images/manifest.ts';
 import { outcomeOf, type CellResult, type CellSpec, type ReadinessStage } from '../model/cell.ts';
 import { smbiosIdentity, usesMetadataService } from '../model/datasources.ts';
 import type { InstanceEndpoint } from '../metadata/service.ts';
-import { NETWORK_MODULES } from '../network/index.ts';
+import { NETWORK_MODULES, type NetworkAttachment } from '../network/index.ts';
+import { startMetadataService } from '../metadata/service.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
@@ -41,6 +42,10 @@ interface CellRun {
 interface Prepared {
   spec: VmSpec;
   guestAddress: string;
+  /** Where SSH reaches the guest when no NIC forwards it (the neutron backend's relay). */
+  sshEndpoint?: { host: string; port: number };
+  /** The network backend's own record of metadata requests (neutron: the agent's, with the path taken). */
+  backendRequests?: NetworkAttachment['metadataRequests'];
   manifest: ImageManifest;
   login: { user: string; privateKey: string; password?: string };
   until: BootStage;
@@ -127,12 +132,31 @@ async function prepare(run: CellRun, accel: VmSpec['accel']): Promise<Prepared> 
   const image = await ensureImage(cell.image, { log });
   const manifest = image.manifest;
   const metadataService = usesMetadataService(cell.datasource);
-  const network = await NETWORK_MODULES[cell.networkBackend].attach({ instance: cell.instance, metadataService, workDir, cleanup });
+  // neutron's metadata agent forwards to nova whatever the datasource: a cell without the run's
+  // shared service gets one of its own.
+  let service = opts.metadataService;
+  if (!service && (metadataService || cell.networkBackend === 'neutron')) {
+    const own = await startMetadataService({});
+    cleanup.defer('close the cell’s metadata service', () => own.close());
+    service = own;
+  }
+  const network = await NETWORK_MODULES[cell.networkBackend].attach({
+    instance: cell.instance,
+    metadataService,
+    workDir,
+    cleanup,
+    cellId: cell.id,
+    ...(cell.topology ? { topology: cell.topology } : {}),
+    ...(service ? { nova: { port: service.port, secret: service.secret } } : {}),
+    artifacts: run.artifacts,
+    log,
+  });
   const datasource = await prepareDatasource({
     cell,
     workDir,
     guestIp: network.guestAddress,
-    ...(opts.metadataService ? { service: opts.metadataService } : {}),
+    ...(service ? { service } : {}),
+    ...(network.metadataRequests ? { requests: network.metadataRequests } : {}),
     cleanup,
     artifacts: run.artifacts,
     log,
@@ -150,11 +174,14 @@ async function prepare(run: CellRun, accel: VmSpec['accel']): Promise<Prepared> 
     smbios: smbiosIdentity(cell.datasource, cell.instance.uuid),
     serialLog: join(workDir, 'serial.log'),
     qmpSocket: join(workDir, 'qmp.sock'),
+    ...(network.netns ? { netns: network.netns } : {}),
   };
   const key = opts.sshKey ?? runKeyPair();
   return {
     spec,
     guestAddress: network.guestAddress,
+    ...(network.sshEndpoint ? { sshEndpoint: network.sshEndpoint } : {}),
+    ...(network.metadataRequests ? { backendRequests: network.metadataRequests } : {}),
     manifest,
     // The image's own password (the fixture's root password) is a fallback when the key was not installed.
     login: { user: manifest.default_user, privateKey: key.privateKey, ...(manifest.default_password ? { password: manifest.default_password } : {}) },
@@ -175,6 +202,7 @@ async function boot(run: CellRun, p: Prepared): Promise<BootedVm | undefined> {
     vm = await bootVm({
       spec: p.spec,
       guestAddress: p.guestAddress,
+      ...(p.sshEndpoint ? { sshEndpoint: p.sshEndpoint } : {}),
       login: p.login,
       until: p.until,
       ...(opts.timeoutsMs ? { timeoutsMs: opts.timeoutsMs } : {}),
@@ -218,7 +246,7 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
     },
     expectations: cell.expectations,
     ...(vm.cloudInit ? { cloudInitStatus: vm.cloudInit } : {}),
-    ...(p.endpoint ? { metadataRequests: p.endpoint.requests.bind(p.endpoint) } : {}),
+    ...(p.backendRequests ? { metadataRequests: p.backendRequests } : p.endpoint ? { metadataRequests: p.endpoint.requests.bind(p.endpoint) } : {}),
   };
   result.stage = 'probes';
   const probesStarted = Date.now();

@@ -24,6 +24,11 @@ export interface BootOptions {
   sshNic?: number;
   /** Address sshd listens on inside the guest (10.0.2.15 DHCP, the static address, 169.254.169.15…). */
   guestAddress: string;
+  /**
+   * Where SSH reaches the guest when no NIC forwards it (a network backend's own loopback relay,
+   * e.g. into a neutron namespace). Without it the `sshNic`'s slirp hostfwd is used.
+   */
+  sshEndpoint?: { host: string; port: number };
   /** Login for the ssh-login stage (usually the image's default user with the run's key). */
   login: { user: string; privateKey?: string; password?: string };
   /** Stop after this stage (default 'cloud-init'; images without cloud-init stop at 'ssh-login'). */
@@ -62,8 +67,28 @@ export const KERNEL_PATTERN = /Linux version \d|^\[\s*\d+\.\d+\] |systemd\[1\]|W
 
 const PORT_CLASH = /Could not set up host forwarding rule|Address already in use/i;
 
+/** QMP answering proves QEMU parsed its options and opened its devices; false when QEMU exited first. */
+async function qmpAnswers(qemu: QemuProcess, spec: VmSpec): Promise<boolean> {
+  while (qemu.alive) {
+    try {
+      (await QmpClient.connect(spec.qmpSocket, 2000)).close();
+      return true;
+    } catch {
+      await Promise.race([sleep(100), qemu.exited]);
+    }
+  }
+  return false;
+}
+
 /** Starts QEMU, retrying with a fresh SSH port if another process took ours in the meantime. */
-async function startQemu(spec: VmSpec, sshNic: number, log: (l: string) => void): Promise<{ qemu: QemuProcess; port: number }> {
+async function startQemu(spec: VmSpec, sshNic: number, log: (l: string) => void, endpoint?: { host: string; port: number }): Promise<{ qemu: QemuProcess; port: number }> {
+  if (endpoint) {
+    await rm(spec.qmpSocket, { force: true });
+    const qemu = await QemuProcess.start(spec);
+    log(`qemu pid ${qemu.pid}${spec.netns ? ` in namespace ${spec.netns}` : ''}, ssh via ${endpoint.host}:${endpoint.port}, serial ${spec.serialLog}`);
+    await qmpAnswers(qemu, spec);
+    return { qemu, port: endpoint.port };
+  }
   for (let attempt = 1; ; attempt++) {
     const nic = spec.nics[sshNic];
     if (!nic?.sshForward) throw new Error(`NIC ${sshNic} has no sshForward`);
@@ -72,16 +97,7 @@ async function startQemu(spec: VmSpec, sshNic: number, log: (l: string) => void)
     await rm(spec.qmpSocket, { force: true });
     const qemu = await QemuProcess.start(spec);
     log(`qemu pid ${qemu.pid}, ssh on 127.0.0.1:${port}, serial ${spec.serialLog}`);
-    // QMP answering proves QEMU parsed its options and bound its ports.
-    for (;;) {
-      if (!qemu.alive) break;
-      try {
-        (await QmpClient.connect(spec.qmpSocket, 2000)).close();
-        return { qemu, port };
-      } catch {
-        await Promise.race([sleep(100), qemu.exited]);
-      }
-    }
+    if (await qmpAnswers(qemu, spec)) return { qemu, port };
     if (attempt < 4 && PORT_CLASH.test(qemu.stderr)) {
       log(`port ${port} was taken, retrying with another`);
       nic.sshForward.hostPort = 0;
@@ -104,13 +120,14 @@ export async function bootVm(opts: BootOptions): Promise<BootedVm> {
   const serialLog = opts.spec.serialLog;
   const timings: Partial<Record<BootStage, number>> = {};
 
-  const { qemu, port } = await startQemu(opts.spec, sshNic, log);
+  const { qemu, port } = await startQemu(opts.spec, sshNic, log, opts.sshEndpoint);
   opts.onStarted?.(qemu);
   const reached = (stage: BootStage) => {
     timings[stage] = Date.now() - qemu.startedAt;
     log(`stage ${stage} reached after ${(timings[stage]! / 1000).toFixed(1)} s`);
   };
-  const sshTarget: SshTarget = { host: '127.0.0.1', port, ...opts.login };
+  const sshHost = opts.sshEndpoint?.host ?? '127.0.0.1';
+  const sshTarget: SshTarget = { host: sshHost, port, ...opts.login };
   const vm: BootedVm = {
     qemu,
     spec: opts.spec,
@@ -140,7 +157,7 @@ export async function bootVm(opts: BootOptions): Promise<BootedVm> {
     reached('kernel');
     if (until === 'kernel') return vm;
 
-    vm.banner = await runStage('ssh-banner', qemu, stageOpts('ssh-banner', 1000), () => readSshBanner('127.0.0.1', port, 5000));
+    vm.banner = await runStage('ssh-banner', qemu, stageOpts('ssh-banner', 1000), () => readSshBanner(sshHost, port, 5000));
     reached('ssh-banner');
     log(`ssh banner: ${vm.banner}`);
     if (until === 'ssh-banner') return vm;

@@ -19,6 +19,11 @@ export function metadataRelayCommand(proxyPort: number): string {
 
 function netdevArg(spec: VmSpec, index: number): string {
   const nic = spec.nics[index]!;
+  if (nic.tap !== undefined) {
+    if (nic.sshForward || nic.metadataProxyPort !== undefined) throw new Error(`NIC ${index}: a tap NIC has no slirp forwards (SSH and metadata go through its network)`);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap)) throw new Error(`NIC ${index}: "${nic.tap}" is not a network device name`);
+    return `tap,id=net${index},ifname=${nic.tap},script=no,downscript=no`;
+  }
   const net = nic.net ?? DEFAULT_NET;
   // restrict=on: the guest reaches nothing outside slirp itself; without it slirp would NAT the
   // guest to the host's real 169.254.169.254 (a cloud provider's metadata service on CI runners).

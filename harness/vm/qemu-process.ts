@@ -60,7 +60,10 @@ export class QemuProcess {
   static async start(spec: VmSpec): Promise<QemuProcess> {
     const [setpriv, qemu] = await Promise.all([requireTool('setpriv'), requireTool('qemu-system-x86_64')]);
     const args = buildQemuArgs(spec);
-    const argv = [setpriv, '--pdeathsig', 'KILL', '--', qemu, ...args];
+    // `ip netns exec` execs (no fork) after entering the namespace: the pid stays QEMU's and the
+    // parent-death signal still ties it to the harness.
+    const netns = spec.netns ? [await requireTool('ip'), 'netns', 'exec', spec.netns] : [];
+    const argv = [...netns, setpriv, '--pdeathsig', 'KILL', '--', qemu, ...args];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

@@ -18,9 +18,14 @@ export interface ConfigDriveAttachment {
   path: string;
 }
 
-/** One virtio-net NIC on its own slirp network. */
+/** One virtio-net NIC: on its own slirp network, or (with `tap`) on a tap device created beforehand. */
 export interface NicSpec {
   mac: string;
+  /**
+   * A tap device (its ifname) in the VM's network namespace, created and bridged by the network
+   * backend; QEMU only opens it (`script=no,downscript=no`). Without it the NIC is a slirp network.
+   */
+  tap?: string;
   /** slirp network in CIDR form (default 10.0.2.0/24). */
   net?: string;
   /** SSH port forward from 127.0.0.1:hostPort to guestAddress:22 (only on the NIC SSH goes through). */
@@ -41,6 +46,8 @@ export interface VmSpec {
   smbios?: { uuid: string; manufacturer?: string; product?: string; family?: string };
   serialLog: string;
   qmpSocket: string;
+  /** Network namespace QEMU runs in (`ip netns exec <netns>`), where the NICs' taps are. */
+  netns?: string;
   /** Exit instead of rebooting: a guest that panics (with panic=N) or reboots ends the run at once. */
   noReboot?: boolean;
 }

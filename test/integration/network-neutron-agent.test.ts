@@ -7,7 +7,7 @@ import type { Instance } from '../../harness/model/instance.ts';
 import { startMetadataService, type MetadataService } from '../../harness/metadata/service.ts';
 import { neutronDb } from '../../harness/network/neutron/instance-lookup.ts';
 import { startMetadataAgent, type MetadataAgent } from '../../harness/network/neutron/metadata-agent.ts';
-import { planTopology } from '../../harness/network/neutron/model.ts';
+import { planTopology } from '../../harness/model/topology.ts';
 import { minimalInstance } from '../helpers/instances.ts';
 
 /**

@@ -9,7 +9,7 @@ import { listNamespaces, namespacePids } from '../../harness/network/neutron/ip.
 import { runPrefix } from '../../harness/network/neutron/names.ts';
 import { processRunning, sweepStale } from '../../harness/network/neutron/sweep.ts';
 import { buildTopology, type Topology } from '../../harness/network/neutron/topology.ts';
-import type { TopologySpec } from '../../harness/network/neutron/model.ts';
+import type { TopologySpec } from '../../harness/model/topology.ts';
 
 /**
  * Leftovers of a killed run: a topology whose names say its owner is a pid that is gone (a real

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classlessStaticRoutes, dhcpOptionLines, dnsmasqConfig, metadataNextHop } from '../../harness/network/neutron/dnsmasq-config.ts';
 import { haproxyConfig } from '../../harness/network/neutron/haproxy-config.ts';
 import { qemuNetdevArgs, qemuNetnsPrefix } from '../../harness/network/neutron/qemu.ts';
-import { planTopology, type MetadataPath, type NetworkSpec, type PlannedNetwork } from '../../harness/network/neutron/model.ts';
+import { planTopology, type MetadataPath, type NetworkSpec, type PlannedNetwork } from '../../harness/model/topology.ts';
 
 const VM = '11111111-1111-4111-8111-111111111111';
 const PATHS = { pidFile: '/w/dnsmasq.pid', leaseFile: '/w/dnsmasq.leases', logFile: '/w/dnsmasq.log' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lookupInstance, neutronDb, remoteAddress } from '../../harness/network/neutron/instance-lookup.ts';
-import { planTopology } from '../../harness/network/neutron/model.ts';
+import { planTopology } from '../../harness/model/topology.ts';
 
 const VM1 = '11111111-1111-4111-8111-111111111111';
 const VM2 = '22222222-2222-4222-8222-222222222222';

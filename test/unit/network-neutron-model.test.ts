@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allPorts, planTopology, type TopologySpec } from '../../harness/network/neutron/model.ts';
+import { allPorts, planTopology, type TopologySpec } from '../../harness/model/topology.ts';
 import { UserError } from '../../harness/util/errors.ts';
 
 const VM1 = '11111111-1111-4111-8111-111111111111';

@@ -135,7 +135,7 @@ describe('planNics', () => {
       { mac: '52:54:00:12:34:57', mode: 'static' as const, address: '10.0.3.50/24', dns: [] },
     ] } as unknown as Instance;
     // The guest address is known before the proxy exists; the proxy port is connected afterwards.
-    const p = await userNetwork.attach({ instance, metadataService: true, workDir: '/nonexistent', cleanup: new CleanupStack() });
+    const p = await userNetwork.attach({ instance, metadataService: true, workDir: '/nonexistent', cleanup: new CleanupStack(), cellId: 'c/i/d/n' });
     expect(p.nics[0]!.metadataProxyPort).toBeUndefined();
     p.connectMetadata(41000);
     expect(p.guestAddress).toBe('169.254.169.15');

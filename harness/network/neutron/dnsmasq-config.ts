@@ -1,5 +1,5 @@
 import { dhcpDeviceName } from './names.ts';
-import type { PlannedHostRoute, PlannedNetwork } from './model.ts';
+import { metadataNextHop, type PlannedHostRoute, type PlannedNetwork } from '../../model/topology.ts';
 
 /**
  * dnsmasq's configuration for one network, as neutron's dhcp-agent writes it
@@ -25,18 +25,7 @@ export function subnetTag(network: PlannedNetwork): string {
   return `subnet-${network.subnet.id}`;
 }
 
-/**
- * Where the subnet's DHCP tells guests to send 169.254.169.254: to the DHCP port when the
- * dhcp-agent serves metadata (enable_isolated_metadata on a network without router, or
- * force_metadata with one), else to the gateway when a router is attached there (neutron does
- * that for every non-isolated subnet); no route otherwise.
- */
-export function metadataNextHop(network: PlannedNetwork): string | undefined {
-  const viaDhcp = network.metadata === 'dhcp-agent' || network.metadata === 'both';
-  if (viaDhcp && network.dhcpPort) return network.dhcpPort.ip;
-  if (network.routerPort && network.subnet.gatewayIp) return network.subnet.gatewayIp;
-  return undefined;
-}
+export { metadataNextHop };
 
 /** The default gateway DHCP announces: gateway_ip, else a host route to 0.0.0.0/0 (as neutron). */
 export function announcedGateway(network: PlannedNetwork): string | undefined {

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startNetnsDaemon, type NetnsDaemon } from './daemon.ts';
 import { dnsmasqConfig } from './dnsmasq-config.ts';
-import type { PlannedNetwork } from './model.ts';
+import type { PlannedNetwork } from '../../model/topology.ts';
 
 /** dnsmasq for one network, in its qdhcp namespace; up once its DHCP socket listens. */
 

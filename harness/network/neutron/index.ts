@@ -7,7 +7,7 @@ export { startHaproxy, type HaproxyProcess } from './haproxy.ts';
 export { lookupInstance, neutronDb, type NeutronDb, type LookupResult, type Via } from './instance-lookup.ts';
 export { netnsExecPrefix, listNamespaces } from './ip.ts';
 export { startMetadataAgent, type MetadataAgent, type AgentRequestLogEntry } from './metadata-agent.ts';
-export { planTopology, type TopologySpec, type NetworkSpec, type SubnetSpec, type PortSpec, type TopologyPlan, type PlannedNetwork, type PlannedPort, type MetadataPath } from './model.ts';
+export { planTopology, type TopologySpec, type NetworkSpec, type SubnetSpec, type PortSpec, type TopologyPlan, type PlannedNetwork, type PlannedPort, type MetadataPath } from '../../model/topology.ts';
 export { CellNames, runPrefix, shortId, parseNamespaceName } from './names.ts';
 export { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 export { openNetnsStream, type NetnsStream } from './relay.ts';

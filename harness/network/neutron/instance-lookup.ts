@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js';
-import { netContains, parseNet } from './address.ts';
-import type { DeviceOwner, TopologyPlan } from './model.ts';
-import { allPorts } from './model.ts';
+import { netContains, parseNet } from '../../util/ipv4-net.ts';
+import type { DeviceOwner, TopologyPlan } from '../../model/topology.ts';
+import { allPorts } from '../../model/topology.ts';
 
 /**
  * How neutron's metadata agent finds the instance behind a proxied request

@@ -1,5 +1,5 @@
 import { netnsExecPrefix } from './ip.ts';
-import type { PlannedPort } from './model.ts';
+import type { PlannedPort } from '../../model/topology.ts';
 import { tapName } from './names.ts';
 
 /**

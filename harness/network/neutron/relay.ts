@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
-import { isIPv4 } from './address.ts';
+import { isIPv4 } from '../../util/ipv4-net.ts';
 import { netnsExecPrefix } from './ip.ts';
 
 /**

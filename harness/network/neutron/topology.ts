@@ -7,7 +7,7 @@ import { startHaproxy, type HaproxyProcess } from './haproxy.ts';
 import { neutronDb } from './instance-lookup.ts';
 import { CommandError, ip, listNamespaces, nsExec } from './ip.ts';
 import { startMetadataAgent, type AgentRequestLogEntry, type MetadataAgent } from './metadata-agent.ts';
-import { planTopology, type PlannedNetwork, type PlannedPort, type TopologyPlan, type TopologySpec } from './model.ts';
+import { planTopology, type PlannedNetwork, type PlannedPort, type TopologyPlan, type TopologySpec } from '../../model/topology.ts';
 import { bridgeName, CellNames, dhcpDeviceName, GUEST_DEVICE, routerDeviceName, tapName } from './names.ts';
 import { qemuNetdevArgs, qemuNetnsPrefix } from './qemu.ts';
 import { openNetnsStream, type NetnsStream } from './relay.ts';

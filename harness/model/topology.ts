@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { UserError } from '../../util/errors.ts';
-import { fromInt, isHostAddress, isIPv4, isIPv4Cidr, netContains, netsOverlap, parseIPv4, parseNet, toInt, type Ipv4Net } from './address.ts';
+import { UserError } from '../util/errors.ts';
+import { fromInt, isHostAddress, isIPv4, isIPv4Cidr, netContains, netsOverlap, parseIPv4, parseNet, toInt, type Ipv4Net } from '../util/ipv4-net.ts';
 
 /**
  * A cell's networks described the way an OpenStack user describes them (network, subnet, router,
@@ -11,8 +11,8 @@ import { fromInt, isHostAddress, isIPv4, isIPv4Cidr, netContains, netsOverlap, p
  */
 
 /** Which neutron agent answers 169.254.169.254 for the network. */
-export type MetadataPath = 'l3-agent' | 'dhcp-agent' | 'both' | 'none';
-export const METADATA_PATHS: readonly MetadataPath[] = ['l3-agent', 'dhcp-agent', 'both', 'none'];
+export const METADATA_PATHS = ['l3-agent', 'dhcp-agent', 'both', 'none'] as const;
+export type MetadataPath = (typeof METADATA_PATHS)[number];
 
 export interface HostRouteSpec {
   destination: string;
@@ -406,6 +406,33 @@ export function planTopology(spec: TopologySpec): TopologyPlan {
   }
 
   return { networks: networks.map((n) => n.network), routers, notes };
+}
+
+/**
+ * Which proxy answers a guest's 169.254.169.254 on this network: the DHCP namespace's when the
+ * dhcp-agent serves metadata there (it needs a DHCP port), else the router namespace's when the
+ * l3-agent does and a router is attached; none otherwise. When both serve, DHCP's host route is
+ * more specific than the default route, so the DHCP namespace wins.
+ */
+export function metadataServedBy(network: PlannedNetwork): 'dhcp' | 'router' | undefined {
+  const viaDhcp = network.metadata === 'dhcp-agent' || network.metadata === 'both';
+  const viaRouter = network.metadata === 'l3-agent' || network.metadata === 'both';
+  if (viaDhcp && network.dhcpPort) return 'dhcp';
+  if (viaRouter && network.routerId) return 'router';
+  return undefined;
+}
+
+/**
+ * Where the subnet's DHCP tells guests to send 169.254.169.254: to the DHCP port when the
+ * dhcp-agent serves metadata (enable_isolated_metadata on a network without router, or
+ * force_metadata with one), else to the gateway when a router is attached there (neutron does
+ * that for every non-isolated subnet); no route otherwise.
+ */
+export function metadataNextHop(network: PlannedNetwork): string | undefined {
+  const viaDhcp = network.metadata === 'dhcp-agent' || network.metadata === 'both';
+  if (viaDhcp && network.dhcpPort) return network.dhcpPort.ip;
+  if (network.routerPort && network.subnet.gatewayIp) return network.subnet.gatewayIp;
+  return undefined;
 }
 
 /** Every port of the plan (router, DHCP, probe and VM ports). */

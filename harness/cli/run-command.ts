@@ -1,3 +1,4 @@
+import { checkNetworkBackends } from '../run/network-availability.ts';
 import { join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import type { Command } from 'commander';
@@ -90,7 +91,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
   const reportDir = resolve(opts.reportDir ?? process.env.REPORT_DIR ?? 'reports');
 
   // Everything that can be wrong with the input is found here, before anything boots.
-  const plan = await planFromFiles(paths.length ? paths : ['cases'], {
+  let plan = await planFromFiles(paths.length ? paths : ['cases'], {
     ...(opts.image.length ? { images: opts.image } : {}),
     ...(opts.filter.length ? { filter: opts.filter } : {}),
     ...(shard ? { shard } : {}),
@@ -99,6 +100,8 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
   const say = (line: string) => process.stdout.write(`${redactText(line, secrets)}\n`);
 
   if (opts.list) {
+    // Shows what would be skipped for a missing network backend; sweeps nothing.
+    plan = await checkNetworkBackends(plan, { sweep: false });
     for (const c of plan.cells) say(`run   ${c.id}`);
     for (const s of plan.skipped) say(`skip  ${s.id}: ${s.reason}`);
     say(`${plan.cells.length} to run, ${plan.skipped.length} skipped${shard ? ` (shard ${shard.index}/${shard.count})` : ''}`);

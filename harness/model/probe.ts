@@ -14,6 +14,7 @@ export const PROBE_NAMES = [
   'clean-boot',
   'datasource',
   'metadata-requests',
+  'metadata-path',
 ] as const;
 
 export type ProbeName = (typeof PROBE_NAMES)[number];

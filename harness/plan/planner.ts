@@ -11,7 +11,7 @@ import type { Nic } from '../model/instance.ts';
 import type { MetadataPathExpectation } from '../model/expectations.ts';
 import { planLayout } from './neutron-layout.ts';
 import type { LoadedCase } from './case-file.ts';
-import type { CellSpec, DatasourceKind, Imdsv2Mode, Plan, SkippedCell } from '../model/cell.ts';
+import { coordinatesOf, type CellSpec, type DatasourceKind, type Imdsv2Mode, type Plan, type SkippedCell } from '../model/cell.ts';
 import { nicExpectations, nicsFor } from './network-modes.ts';
 import { datasourceDef } from '../model/datasources.ts';
 
@@ -113,7 +113,7 @@ function inapplicableReason(manifest: ImageManifest, kind: DatasourceKind, imdsv
  * its derived NIC and datasource expectations and the run's credentials substituted. Cells an
  * image cannot run (capability profile) or that are not cached here become skipped cells.
  */
-export async function planCases(cases: LoadedCase[], images: ImageLookup, creds: RunCredentials, networks: NetworkAvailability = {}): Promise<Plan> {
+export async function planCases(cases: LoadedCase[], images: ImageLookup, creds: RunCredentials): Promise<Plan> {
   const cells: CellSpec[] = [];
   const skipped: SkippedCell[] = [];
   const problems: string[] = [];
@@ -169,12 +169,6 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
             }
             nics = planned.nics;
           } else nics = nicsFor(network as NetworkMode, kind);
-          // Checked after the layout is planned, so a broken layout is reported even where its backend is missing.
-          const unavailableBackend = networks[backend];
-          if (unavailableBackend) {
-            skipped.push({ ...base, reason: `the ${backend} network backend is not available here: ${unavailableBackend}`, kind: 'unavailable' });
-            continue;
-          }
           const instance = { ...resolved, nics };
           const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
           const cellExpect = mergeExpect(expect, layout?.expect ? substitutePlaceholders(layout.expect, values) : undefined);
@@ -192,6 +186,25 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
     seen.add(id);
   }
   cells.sort((a, b) => a.id.localeCompare(b.id));
+  skipped.sort((a, b) => a.id.localeCompare(b.id));
+  return { cells, skipped };
+}
+
+/**
+ * Cells whose network backend cannot run here become skipped cells with the reason (e.g. neutron
+ * without root): never quietly moved to another backend, which would test something else.
+ */
+export function skipUnavailableBackends(plan: Plan, unavailable: NetworkAvailability): Plan {
+  const cells: CellSpec[] = [];
+  const skipped = [...plan.skipped];
+  for (const cell of plan.cells) {
+    const why = unavailable[cell.networkBackend];
+    if (!why) {
+      cells.push(cell);
+      continue;
+    }
+    skipped.push({ ...coordinatesOf(cell), reason: `the ${cell.networkBackend} network backend cannot run here: ${why}`, kind: 'unavailable' });
+  }
   skipped.sort((a, b) => a.id.localeCompare(b.id));
   return { cells, skipped };
 }

@@ -3,7 +3,7 @@ import { probeCleanBoot, probeDatasource } from './cloud-init.ts';
 import type { ProbeContext } from './context.ts';
 import { errorVerdict, type ProbeFn } from './define.ts';
 import { probeEtcHosts, probeHostname } from './identity.ts';
-import { probeMetadataRequests } from './metadata.ts';
+import { probeMetadataPath, probeMetadataRequests } from './metadata.ts';
 import { probeMultiNic, probeNicMode } from './network.ts';
 import { probeRuncmd, probeTimezone } from './system.ts';
 import { PROBE_NAMES, type ProbeName, type ProbeVerdict } from '../model/probe.ts';
@@ -21,6 +21,7 @@ export const PROBES: Record<ProbeName, ProbeFn> = {
   'clean-boot': probeCleanBoot,
   datasource: probeDatasource,
   'metadata-requests': probeMetadataRequests,
+  'metadata-path': probeMetadataPath,
 };
 
 /**

@@ -12,6 +12,7 @@ import { runKeyPair, type SshKeyPair } from '../ssh/keys.ts';
 import { CleanupStack, describeFailures } from '../util/cleanup-stack.ts';
 import type { RunCellFn, RunCellOptions } from './cell-options.ts';
 import { holdHook } from './hold.ts';
+import { checkNetworkBackends } from './network-availability.ts';
 import { crashedResult, runMatrix, type MatrixEvent } from './scheduler.ts';
 
 export interface RunSessionOptions {
@@ -112,9 +113,10 @@ export class RunSession {
 
   private async execute(): Promise<RunOutcome> {
     const opts = this.opts;
-    const plan = opts.plan;
+    let plan = opts.plan;
     const startedAt = new Date();
     try {
+      plan = await checkNetworkBackends(plan, { log: opts.say ?? (() => {}) });
       const runCell = plan.cells.length ? (opts.runCell ?? (await defaultRunCell())) : undefined;
       const metadataService = await this.sharedMetadataService(plan.cells);
       const keep = opts.keep ?? 'never';
@@ -163,7 +165,7 @@ export class RunSession {
       for (const cell of plan.cells) this.pending.get(cell.id)?.settle(crashedResult(cell, err, opts.artifactsRoot));
       throw err;
     } finally {
-      for (const cell of plan.cells) this.pending.get(cell.id)?.settle(undefined);
+      for (const cell of opts.plan.cells) this.pending.get(cell.id)?.settle(undefined);
       const failures = await this.cleanup.unwind();
       for (const line of describeFailures(failures)) (opts.say ?? (() => {}))(`cleanup: ${line}`);
     }
@@ -171,7 +173,8 @@ export class RunSession {
 
   /** One metadata service for the whole run, when a cell reads one; runCell adds each cell's instance. */
   private async sharedMetadataService(cells: CellSpec[]): Promise<MetadataService | undefined> {
-    if (!cells.some((c) => usesMetadataService(c.datasource))) return undefined;
+    // neutron's metadata agent forwards to it whatever the cell's datasource.
+    if (!cells.some((c) => usesMetadataService(c.datasource) || c.networkBackend === 'neutron')) return undefined;
     const service = await startMetadataService();
     this.cleanup.defer('close the metadata service', () => service.close());
     return service;

@@ -62,7 +62,7 @@ export class QemuProcess {
     const args = buildQemuArgs(spec);
     // `ip netns exec` execs (no fork) after entering the namespace: the pid stays QEMU's and the
     // parent-death signal still ties it to the harness.
-    const netns = spec.netns ? [await requireTool('ip'), 'netns', 'exec', spec.netns] : [];
+    const netns = spec.netns ? ['ip', 'netns', 'exec', spec.netns] : [];
     const argv = [...netns, setpriv, '--pdeathsig', 'KILL', '--', qemu, ...args];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {

@@ -28,6 +28,8 @@ function vmPorts(plan: TopologyPlan): PlannedPort[] {
 /** A loopback TCP listener; each connection becomes a relay to `address:22` inside the network's namespace. */
 async function sshRelay(topology: Topology, networkId: string, address: string, log: (line: string) => void): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  // While the guest boots every attempt fails alike: say so when what the relay sees changes.
+  let lastFailure = '';
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -42,7 +44,9 @@ async function sshRelay(topology: Topology, networkId: string, address: string, 
       },
       // Nothing listens yet (the guest is still booting): the client sees a closed connection and retries.
       (err: Error) => {
-        log(`ssh relay: ${err.message}`);
+        const said = err.message.replace(/^.*?: socat /, 'socat ');
+        if (said !== lastFailure) log(`ssh relay: ${err.message}`);
+        lastFailure = said;
         socket.destroy();
       },
     );

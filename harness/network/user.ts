@@ -1,5 +1,5 @@
 import type { Nic } from '../model/instance.ts';
-import type { NetworkAttachment, NetworkModule } from './index.ts';
+import type { NetworkAttachment, NetworkModule } from './module.ts';
 import { addressOf, contains, networkOf } from '../util/ipv4.ts';
 import { DEFAULT_NET, METADATA_NET, slirpDhcpAddress, type NicSpec } from '../vm/spec.ts';
 

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { planTopology, type PlannedPort, type TopologyPlan } from '../../model/topology.ts';
-import type { NetworkAttachment, NetworkModule, NetworkSetup } from '../index.ts';
+import type { NetworkAttachment, NetworkModule, NetworkSetup } from '../module.ts';
 import { nsExec } from './ip.ts';
 import { shortId, tapName } from './names.ts';
 import { buildTopology, type Topology } from './topology.ts';

@@ -70,13 +70,21 @@ describe('cloudprobe run', () => {
     expect(two.length).toBeGreaterThan(0);
     expect([...one, ...two].sort()).toEqual([...all].sort());
     expect(new Set([...one, ...two]).size).toBe(all.length);
-    // The default (offline-image) matrix is the seed article, multi-NIC and EC2 cases on the Debian images.
+    // The default (offline-image) matrix is the seed article, multi-NIC, EC2 and neutron cases on the Debian images.
     const offline = all.filter((id) => /\/debian-12-(eni|netplan)\//.test(id));
     expect(offline.sort()).toEqual([
       'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/dhcp',
       'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/multi-nic-dhcp',
       'multi-nic/debian-12-eni/configdrive-iso9660/multi-nic-dhcp',
       'multi-nic/debian-12-eni/metadata-openstack/multi-nic-dhcp',
+      'neutron/debian-12-eni/configdrive-iso9660/no-dhcp-configdrive',
+      'neutron/debian-12-eni/configdrive-iso9660/two-networks',
+      'neutron/debian-12-eni/metadata-ec2-imdsv2-optional/two-networks',
+      'neutron/debian-12-eni/metadata-openstack/both-agents',
+      'neutron/debian-12-eni/metadata-openstack/dhcp-agent',
+      'neutron/debian-12-eni/metadata-openstack/l3-agent',
+      'neutron/debian-12-eni/metadata-openstack/l3-agent-no-router',
+      'neutron/debian-12-eni/metadata-openstack/no-dhcp-metadata',
       'seed-article/debian-12-eni/configdrive-iso9660/static',
       'seed-article/debian-12-eni/configdrive-vfat/dhcp',
       'seed-article/debian-12-eni/metadata-openstack/dhcp',

@@ -118,7 +118,7 @@ describe('a probe that cannot run gives error, never fail', () => {
     const verdicts = await runProbes(ctx);
     expect(verdicts.map((v) => v.probe)).toEqual([...PROBE_NAMES]);
     const by = Object.fromEntries(verdicts.map((v) => [v.probe, v.status]));
-    // password-login and metadata-requests expect nothing here; the rest ran and could not look.
+    // password-login, metadata-requests and metadata-path expect nothing here; the rest ran and could not look.
     expect(by).toEqual({
       hostname: 'error',
       'etc-hosts': 'error',
@@ -131,6 +131,7 @@ describe('a probe that cannot run gives error, never fail', () => {
       'clean-boot': 'error',
       datasource: 'error',
       'metadata-requests': 'n/a',
+      'metadata-path': 'n/a',
     });
     for (const v of verdicts.filter((x) => x.status === 'error')) expect(v.summary).toMatch(/^probe could not run: .*Not connected/);
     expect(outcomeOf(verdicts)).toBe('error');

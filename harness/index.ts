@@ -9,7 +9,7 @@
 export { DATASOURCE_KINDS, DATASOURCES, type DatasourceDef, type DatasourceKind } from './model/datasources.ts';
 export { NETWORK_BACKENDS, type NetworkBackendDef, type NetworkBackendKind } from './model/networks.ts';
 export { KEEP_MODES, type CellResult, type CellSpec, type KeepMode, type Plan, type SkippedCell } from './model/cell.ts';
-export { PROBE_NAMES, type ProbeName, type ProbeVerdict, type VerdictStatus } from './model/probe.ts';
+export { CONSOLE_CHECK_NAMES, PROBE_NAMES, VERDICT_NAMES, type ConsoleCheckName, type ProbeName, type ProbeVerdict, type VerdictName, type VerdictStatus } from './model/probe.ts';
 
 // Planning: case files → cells and skipped cells (pure apart from the image lookup).
 export { planFromFiles, runCredentials, type PlanFromFilesOptions } from './plan/plan-files.ts';

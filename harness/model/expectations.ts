@@ -1,3 +1,5 @@
+import type { ConsoleCheckName } from './probe.ts';
+
 /**
  * What a scenario expects cloud-init to have done. Each probe reads only its own field; a field
  * left undefined makes that probe "n/a" (as does the image's capability profile).
@@ -52,7 +54,8 @@ export interface MetadataPathExpectation {
   namespace?: string;
 }
 
-export const FAILURE_MODES = ['metadata-unreachable', 'no-datasource', 'hostname-not-from-metadata'] as const;
+/** The failure modes a case can expect; each is judged by the console check of the same name. */
+export const FAILURE_MODES = ['metadata-unreachable', 'no-datasource', 'hostname-not-from-metadata'] as const satisfies readonly ConsoleCheckName[];
 export type FailureMode = (typeof FAILURE_MODES)[number];
 export interface ConsoleNicExpectation {
   mac: string;

@@ -20,6 +20,18 @@ export const PROBE_NAMES = [
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
 /**
+ * What a cell meant to fail is judged on, from the serial console and the metadata agent's log
+ * (SSH may be impossible there): the three failure modes a case can expect, and the NICs' state
+ * in cloud-init's "Net device info" table.
+ */
+export const CONSOLE_CHECK_NAMES = ['metadata-unreachable', 'no-datasource', 'hostname-not-from-metadata', 'nic-state'] as const;
+export type ConsoleCheckName = (typeof CONSOLE_CHECK_NAMES)[number];
+
+/** Every name a verdict can carry: a probe over SSH or a console check. */
+export const VERDICT_NAMES = [...PROBE_NAMES, ...CONSOLE_CHECK_NAMES] as const;
+export type VerdictName = ProbeName | ConsoleCheckName;
+
+/**
  * pass / fail: what the probe saw in the guest; n/a: the probe does not apply to this image or
  * scenario; error: the harness could not look (lost SSH, a timeout, output it could not read) —
  * never a judgement of the guest.
@@ -28,7 +40,7 @@ export type VerdictStatus = 'pass' | 'fail' | 'n/a' | 'error';
 
 /** What one probe concluded about one VM, with the evidence it saw (commands and their output). */
 export interface ProbeVerdict {
-  probe: ProbeName;
+  probe: VerdictName;
   status: VerdictStatus;
   /** One line a person reads first: why it passed, failed or does not apply. */
   summary: string;

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseAccel } from '../host/kvm-probe.ts';
 import { ensureImage, type LocalImage } from '../images/ensure.ts';
@@ -8,6 +8,9 @@ import { smbiosIdentity, usesMetadataService } from '../model/datasources.ts';
 import type { InstanceEndpoint } from '../metadata/service.ts';
 import { NETWORK_MODULES, type NetworkAttachment } from '../network/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
+import type { FailureExpectation } from '../model/expectations.ts';
+import { CLOUD_INIT_FINISHED, LOGIN_PROMPT_LINE } from '../probes/console-evidence.ts';
+import { judgeFromConsole } from '../probes/console-judge.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
@@ -19,7 +22,8 @@ import { ArtifactWriter } from '../vm/artifacts.ts';
 import { bootVm, type BootedVm } from '../vm/boot.ts';
 import { guardTempDir } from '../vm/exit-guard.ts';
 import { createOverlay } from '../vm/overlay.ts';
-import { AbortedError, StageError, type BootStage } from '../vm/readiness.ts';
+import { ConsoleWatcher } from '../vm/console.ts';
+import { AbortedError, DEFAULT_STAGE_TIMEOUTS_MS, runStage, StageError, type BootStage } from '../vm/readiness.ts';
 import type { BootSpec, VmSpec } from '../vm/spec.ts';
 import { createWorkDir, markKept } from '../vm/workdir.ts';
 import type { RunCellOptions } from './cell-options.ts';
@@ -87,8 +91,16 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
   };
   try {
     const prepared = await prepare(run, accel.accel);
-    const vm = await boot(run, prepared);
-    if (vm) await probe(run, prepared, vm);
+    const failure = cell.expectations.failure;
+    if (failure) {
+      // A cell meant to fail is judged from the console: SSH may be impossible (no address) or
+      // refuse the key (no metadata), so the boot stops at the kernel and the console is watched.
+      const vm = await boot(run, { ...prepared, until: 'kernel' });
+      if (vm) await judgeByConsole(run, prepared, vm, failure);
+    } else {
+      const vm = await boot(run, prepared);
+      if (vm) await probe(run, prepared, vm);
+    }
   } catch (err) {
     // Harness-side failures (lost SSH, a datasource build error): an error result, not a throw.
     recordError(run, err, run.result.stage);
@@ -223,7 +235,7 @@ async function boot(run: CellRun, p: Prepared): Promise<BootedVm | undefined> {
   }
   cleanup.defer('close the boot ssh session', () => vm.session?.close());
   Object.assign(result.timings, vm.timings);
-  result.stage = p.until === 'cloud-init' ? 'cloud-init' : 'ssh-login';
+  result.stage = p.until;
   if (vm.cloudInit) await artifacts.write('cloudInitStatus', 'cloud-init-status.json', `${vm.cloudInit.raw.trim()}\n`);
   return vm;
 }
@@ -259,6 +271,46 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   result.outcome = outcomeOf(result.verdicts);
   const held = await opts.inspect?.(ctx, result.verdicts);
   if (held?.sshCommand) result.kept = { sshCommand: held.sshCommand, workDir: run.workDir };
+  result.stage = 'done';
+  result.timings.done = Date.now() - vm.qemu.startedAt;
+}
+
+const CONSOLE_HINT =
+  'cloud-init never printed its final message ("Cloud-init v. … finished at …") on the serial console: the console tail shows where the boot stopped. A cell meant to fail is judged from the console alone; SSH is not tried.';
+// getty's prompt usually comes before cloud-init's final message; when it does not, this long is
+// waited for it after the final message.
+const LOGIN_PROMPT_GRACE_MS = 30_000;
+
+/**
+ * The console judge's phase: waits (bounded by the SSH and cloud-init stage timeouts together,
+ * abortable) for cloud-init's final message on the serial log, gives getty a moment to print its
+ * prompt, then judges the expected failure modes from the whole console and the metadata agent's
+ * log. Waiting out the bound is an error (the harness saw nothing to judge), never a fail.
+ */
+async function judgeByConsole(run: CellRun, p: Prepared, vm: BootedVm, expected: FailureExpectation): Promise<void> {
+  const { opts, artifacts, result } = run;
+  const timeouts = { ...DEFAULT_STAGE_TIMEOUTS_MS, ...opts.timeoutsMs };
+  const serialLog = p.spec.serialLog;
+  const watcher = new ConsoleWatcher(serialLog);
+  const signal = opts.signal;
+  result.stage = 'cloud-init';
+  const stage = { serialLog, intervalMs: 1000, hint: CONSOLE_HINT, ...(signal ? { signal } : {}) };
+  const finished = await runStage('cloud-init', vm.qemu, { ...stage, timeoutMs: timeouts['ssh-banner'] + timeouts['cloud-init'] }, () => watcher.find(CLOUD_INIT_FINISHED));
+  result.timings['cloud-init'] = Date.now() - vm.qemu.startedAt;
+  run.log(`cloud-init finished (console): ${finished}`);
+  try {
+    await runStage('cloud-init', vm.qemu, { ...stage, timeoutMs: LOGIN_PROMPT_GRACE_MS }, () => watcher.find(LOGIN_PROMPT_LINE));
+  } catch (err) {
+    if (err instanceof AbortedError) throw err;
+    run.log('no login prompt on the console: the host-name check will say so');
+  }
+  result.stage = 'probes';
+  const requests = p.backendRequests?.() ?? p.endpoint?.requests();
+  const verdicts = judgeFromConsole({ console: await readFile(serialLog, 'utf8'), expected, ...(requests ? { metadataRequests: requests } : {}) });
+  result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
+  await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
+  result.timings.probes = Date.now() - vm.qemu.startedAt;
+  result.outcome = outcomeOf(result.verdicts);
   result.stage = 'done';
   result.timings.done = Date.now() - vm.qemu.startedAt;
 }

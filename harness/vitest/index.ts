@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CellResult, CellSpec, KeepMode, Plan } from '../model/cell.ts';
-import { PROBE_NAMES } from '../model/probe.ts';
+import { VERDICT_NAMES } from '../model/probe.ts';
 import { cellBroke } from '../report/model.ts';
 import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
 import { defaultJobs } from '../plan/select.ts';
@@ -94,7 +94,7 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
           expect.fail(scrub(`stopped at ${e?.stage ?? r.stage}: ${e?.message ?? 'unknown error'}${e?.hint ? `\nhint: ${e.hint}` : ''}${e?.consoleTail ? `\n--- console tail\n${e.consoleTail}` : ''}\nartifacts: ${r.artifactsDir}`));
         }
       });
-      for (const probe of PROBE_NAMES) {
+      for (const probe of VERDICT_NAMES) {
         it(probe, { timeout }, async (ctx) => {
           const r = await resultOf(cell);
           const v = r.verdicts.find((x) => x.probe === probe);

@@ -1,0 +1,113 @@
+import { cleanConsole } from '../vm/console.ts';
+
+/**
+ * What the serial console says about a boot, read the way a person reads it when SSH is out of
+ * the question: cloud-init's final message (version, datasource, uptime), its "Net device info"
+ * tables, its failed calls to the metadata address, the fallback-datasource warning, and the
+ * getty prompt with the host name the guest ended up with. Pure: text in, evidence out.
+ *
+ * Formats (cloud-init 22.4–26.x, Debian's getty): see docs/neutron.md "Judging from the console".
+ */
+
+/**
+ * cloud-init's final message (cc_final_message's default): "Cloud-init v. 22.4.2 finished at
+ * <date>. Datasource DataSourceNone.  Up 183.52 seconds". Its appearance on the console is the
+ * sign that every stage ran: what the console judge waits for.
+ */
+export const CLOUD_INIT_FINISHED = /Cloud-init v\. (\S+) finished at [^\n]*?\. Datasource ([^\n]*?)\.\s+Up ([\d.]+) seconds/;
+
+/** One row of a "Net device info" table (IPv4 and IPv6 rows are separate; '.' marks "none"). */
+export interface ConsoleNetRow {
+  device: string;
+  up: boolean;
+  address: string;
+  mask: string;
+  scope: string;
+  hwAddress: string;
+}
+
+export interface ConsoleEvidence {
+  /** The final message, when it appeared. */
+  finished?: { line: string; version: string; datasource: string; upSeconds: number };
+  /** The rows of the last "Net device info" table cloud-init printed (its network stage's). */
+  netDevices: ConsoleNetRow[];
+  /** Console lines where a call to 169.254.169.254 failed or cloud-init gave up on it. */
+  metadataFailures: string[];
+  /** cloud-init said it used the fallback datasource (DataSourceNone). */
+  fallbackLine?: string;
+  /** The last getty prompt ("<host> login:"), with the host name it shows. */
+  loginPrompt?: { hostname: string; line: string };
+  /** cloud-init's WARNING lines, for the evidence. */
+  warnings: string[];
+}
+
+const METADATA_ADDRESS = '169.254.169.254';
+// url_helper's "Calling '<url>' failed [t/max]: <reason>", and the datasources' "Giving up on …" /
+// "No active metadata service found" / "Failed reading … from …" lines.
+const METADATA_FAILURE = /failed|giving up|unreachable|timed out|refused|no route|max retries|error/i;
+const FALLBACK = /Used fallback datasource/;
+// getty prints "\n<host> login: " and nothing after it, so the next console message (a kernel or
+// cloud-init line) often continues on the same line: the prompt is matched at the line's start only.
+const LOGIN_PROMPT = /^([A-Za-z0-9][A-Za-z0-9.-]*) login:(?: |$)/;
+/** A getty prompt anywhere in a console log (for waiting on one). */
+export const LOGIN_PROMPT_LINE = /^[A-Za-z0-9][A-Za-z0-9.-]* login:(?: |$)/m;
+// Said without the address: the OpenStack/EC2 datasources' "No active metadata service found".
+const NO_METADATA_SERVICE = /No active metadata service found/;
+const WARNING = /\[WARNING\]|\bWARNING\b/;
+
+/** The text after cloud-init's own prefixes: "[   4.5] cloud-init[312]: " and "ci-info: ". */
+function stripPrefixes(line: string): string {
+  return line.replace(/^\[\s*\d+\.\d+\]\s+/, '').replace(/^cloud-init\[\d+\]:\s*/, '');
+}
+
+/** A "ci-info: | a | b | … |" row as its trimmed cells, or undefined for borders and titles. */
+function tableCells(line: string): string[] | undefined {
+  const at = line.indexOf('ci-info:');
+  if (at < 0) return undefined;
+  const body = line.slice(at + 'ci-info:'.length).trim();
+  if (!body.startsWith('|') || !body.endsWith('|')) return undefined;
+  return body.slice(1, -1).split('|').map((c) => c.trim());
+}
+
+/** Reads the console: every field from the whole log, the net table from its last appearance. */
+export function parseConsole(raw: string): ConsoleEvidence {
+  const lines = cleanConsole(raw).split('\n');
+  const evidence: ConsoleEvidence = { netDevices: [], metadataFailures: [], warnings: [] };
+  let table: ConsoleNetRow[] | undefined;
+  let inNetTable = false;
+  for (const rawLine of lines) {
+    const line = stripPrefixes(rawLine.trimEnd());
+    if (/ci-info:.*Net device info/.test(line)) {
+      table = [];
+      inNetTable = true;
+      continue;
+    }
+    // A table ends at the next ci-info title (the route tables follow it); other console lines
+    // (a kernel message printed in the middle) do not end it.
+    if (inNetTable && line.includes('ci-info:')) {
+      if (/ci-info:\s*\+{3,}.*[A-Za-z]/.test(line)) inNetTable = false;
+      else {
+        const cells = tableCells(line);
+        if (cells && cells.length === 6 && cells[0] !== 'Device') {
+          const [device, up, address, mask, scope, hwAddress] = cells as [string, string, string, string, string, string];
+          table!.push({ device, up: up === 'True', address, mask, scope, hwAddress: hwAddress.toLowerCase() });
+        }
+        continue;
+      }
+    }
+    const finished = CLOUD_INIT_FINISHED.exec(line);
+    if (finished) evidence.finished = { line: line.trim(), version: finished[1]!, datasource: finished[2]!.trim(), upSeconds: Number(finished[3]) };
+    if ((line.includes(METADATA_ADDRESS) && METADATA_FAILURE.test(line)) || NO_METADATA_SERVICE.test(line)) evidence.metadataFailures.push(line.trim());
+    if (FALLBACK.test(line)) evidence.fallbackLine = line.trim();
+    const prompt = LOGIN_PROMPT.exec(line);
+    if (prompt) evidence.loginPrompt = { hostname: prompt[1]!, line: prompt[0].trim() };
+    if (WARNING.test(line) && /cloud-init|\.py\[/.test(rawLine)) evidence.warnings.push(line.trim());
+  }
+  if (table?.length) evidence.netDevices = table;
+  return evidence;
+}
+
+/** The IPv4 rows of one NIC (by MAC) in the net table; an address of '.' means none. */
+export function ipv4RowsOf(evidence: ConsoleEvidence, mac: string): ConsoleNetRow[] {
+  return evidence.netDevices.filter((r) => r.hwAddress === mac.toLowerCase() && !r.address.includes(':'));
+}

@@ -1,4 +1,4 @@
-import { cleanConsole } from '../vm/console.ts';
+import { cleanConsole } from '../util/console-text.ts';
 
 /**
  * What the serial console says about a boot, read the way a person reads it when SSH is out of

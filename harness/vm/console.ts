@@ -1,4 +1,6 @@
 import { open, stat } from 'node:fs/promises';
+import { cleanConsole } from '../util/console-text.ts';
+
 
 /** The last `lines` lines of a serial log (or of its last 64 KiB), control characters removed. */
 export async function consoleTail(path: string, lines = 40): Promise<string> {
@@ -18,12 +20,6 @@ export async function consoleTail(path: string, lines = 40): Promise<string> {
   } finally {
     await fh.close();
   }
-}
-
-/** Drops ANSI escapes and carriage returns that consoles and GRUB leave in serial logs. */
-export function cleanConsole(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
 }
 
 /** Whether the serial log contains `pattern`, reading only what was appended since `from`. */

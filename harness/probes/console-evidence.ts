@@ -26,11 +26,24 @@ export interface ConsoleNetRow {
   hwAddress: string;
 }
 
+/** One row of the "Route IPv4 info" table. */
+export interface ConsoleRoute {
+  destination: string;
+  gateway: string;
+  genmask: string;
+  interface: string;
+  flags: string;
+}
+
 export interface ConsoleEvidence {
   /** The final message, when it appeared. */
   finished?: { line: string; version: string; datasource: string; upSeconds: number };
   /** The rows of the last "Net device info" table cloud-init printed (its network stage's). */
   netDevices: ConsoleNetRow[];
+  /** The rows of the last "Route IPv4 info" table. */
+  routes: ConsoleRoute[];
+  /** cloud-init bringing NICs up (its activator's `ifup <nic>` lines): it applied a network config. */
+  activations: string[];
   /** Console lines where a call to 169.254.169.254 failed or cloud-init gave up on it. */
   metadataFailures: string[];
   /** cloud-init said it used the fallback datasource (DataSourceNone). */
@@ -46,6 +59,7 @@ const METADATA_ADDRESS = '169.254.169.254';
 // "No active metadata service found" / "Failed reading … from …" lines.
 const METADATA_FAILURE = /failed|giving up|unreachable|timed out|refused|no route|max retries|error/i;
 const FALLBACK = /Used fallback datasource/;
+const ACTIVATION = /activators\.py\[\w+\]: Running \['ifup'|Bringing up (interface|device)/;
 // getty prints "\n<host> login: " and nothing after it, so the next console message (a kernel or
 // cloud-init line) often continues on the same line: the prompt is matched at the line's start only.
 const LOGIN_PROMPT = /^([A-Za-z0-9][A-Za-z0-9.-]*) login:(?: |$)/;
@@ -72,15 +86,34 @@ function tableCells(line: string): string[] | undefined {
 /** Reads the console: every field from the whole log, the net table from its last appearance. */
 export function parseConsole(raw: string): ConsoleEvidence {
   const lines = cleanConsole(raw).split('\n');
-  const evidence: ConsoleEvidence = { netDevices: [], metadataFailures: [], warnings: [] };
+  const evidence: ConsoleEvidence = { netDevices: [], routes: [], activations: [], metadataFailures: [], warnings: [] };
   let table: ConsoleNetRow[] | undefined;
+  let routes: ConsoleRoute[] | undefined;
   let inNetTable = false;
+  let inRouteTable = false;
   for (const rawLine of lines) {
     const line = stripPrefixes(rawLine.trimEnd());
     if (/ci-info:.*Net device info/.test(line)) {
       table = [];
       inNetTable = true;
       continue;
+    }
+    if (/ci-info:.*Route IPv4 info/.test(line)) {
+      routes = [];
+      inNetTable = false;
+      inRouteTable = true;
+      continue;
+    }
+    if (inRouteTable && line.includes('ci-info:')) {
+      if (/ci-info:\s*\+{3,}.*[A-Za-z]/.test(line)) inRouteTable = false;
+      else {
+        const cells = tableCells(line);
+        if (cells && cells.length === 6 && cells[0] !== 'Route') {
+          const [, destination, gateway, genmask, iface, flags] = cells as [string, string, string, string, string, string];
+          routes!.push({ destination, gateway, genmask, interface: iface, flags });
+        }
+        continue;
+      }
     }
     // A table ends at the next ci-info title (the route tables follow it); other console lines
     // (a kernel message printed in the middle) do not end it.
@@ -98,12 +131,14 @@ export function parseConsole(raw: string): ConsoleEvidence {
     const finished = CLOUD_INIT_FINISHED.exec(line);
     if (finished) evidence.finished = { line: line.trim(), version: finished[1]!, datasource: finished[2]!.trim(), upSeconds: Number(finished[3]) };
     if ((line.includes(METADATA_ADDRESS) && METADATA_FAILURE.test(line)) || NO_METADATA_SERVICE.test(line)) evidence.metadataFailures.push(line.trim());
+    if (ACTIVATION.test(line)) evidence.activations.push(line.trim());
     if (FALLBACK.test(line)) evidence.fallbackLine = line.trim();
     const prompt = LOGIN_PROMPT.exec(line);
     if (prompt) evidence.loginPrompt = { hostname: prompt[1]!, line: prompt[0].trim() };
     if (WARNING.test(line) && /cloud-init|\.py\[/.test(rawLine)) evidence.warnings.push(line.trim());
   }
   if (table?.length) evidence.netDevices = table;
+  if (routes) evidence.routes = routes;
   return evidence;
 }
 

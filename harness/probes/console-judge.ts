@@ -34,6 +34,10 @@ function requestLog(requests: MetadataRequest[] | undefined): string {
   return requests.map((r) => `${r.method} ${r.path} → ${r.status}${r.via ? ` via ${r.via}` : ''}`).join('\n') || '(no requests)';
 }
 
+function routeTable(ev: ConsoleEvidence): string {
+  return ev.routes.map((r) => `${r.destination}/${r.genmask} via ${r.gateway} dev ${r.interface} ${r.flags}`).join('\n') || '(no route table)';
+}
+
 function finishedLine(ev: ConsoleEvidence): string {
   return ev.finished?.line ?? '(cloud-init never printed its final message)';
 }
@@ -43,6 +47,7 @@ function judgeMetadataUnreachable(ev: ConsoleEvidence, requests: MetadataRequest
   const evidence = {
     'console: calls to 169.254.169.254 that failed': ev.metadataFailures.join('\n') || '(none)',
     'metadata agent request log': requestLog(requests),
+    'console: Route IPv4 info (where 169.254.169.254 would go)': routeTable(ev),
     'console: final message': finishedLine(ev),
   };
   const observed = { failedCalls: ev.metadataFailures.length, answeredRequests: served.length };
@@ -103,7 +108,11 @@ function nicProblem(ev: ConsoleEvidence, nic: ConsoleNicExpectation): string | u
 
 function judgeNics(ev: ConsoleEvidence, nics: ConsoleNicExpectation[] | undefined): ProbeVerdict {
   const table = ev.netDevices.map((r) => `${r.device} up=${r.up} ${r.address}/${r.mask} ${r.scope} ${r.hwAddress}`).join('\n');
-  const evidence = { 'console: Net device info (last table)': table || '(no table)' };
+  const evidence = {
+    'console: Net device info (last table)': table || '(no table)',
+    'console: Route IPv4 info': routeTable(ev),
+    'console: cloud-init bringing NICs up': ev.activations.join('\n') || '(none)',
+  };
   if (!nics?.length) return verdict('nic-state', 'n/a', 'the case expects nothing of the NICs', evidence);
   if (!ev.netDevices.length) return verdict('nic-state', 'error', 'cloud-init printed no "Net device info" table: the NICs\' state is unknown', evidence, { expected: nics });
   const problems = nics.map((n) => nicProblem(ev, n)).filter((p): p is string => p !== undefined);

@@ -24,6 +24,11 @@ describe('parseConsole on real cloud-init 22.4 consoles', () => {
     expect(ev.metadataFailures.some((l) => l.includes("Timed out, no response from urls: ['http://169.254.169.254/openstack']"))).toBe(true);
     expect(ev.metadataFailures.some((l) => l.includes('No active metadata service found'))).toBe(true);
     expect(ev.fallbackLine).toMatch(/Used fallback datasource/);
+    expect(ev.routes).toEqual([
+      { destination: '0.0.0.0', gateway: '172.16.11.1', genmask: '0.0.0.0', interface: 'eth0', flags: 'UG' },
+      { destination: '172.16.11.0', gateway: '0.0.0.0', genmask: '255.255.255.0', interface: 'eth0', flags: 'U' },
+    ]);
+    expect(ev.activations).toHaveLength(1);
     // The prompt shares its line with the next cloud-init message: only the prompt is taken.
     expect(ev.loginPrompt).toEqual({ hostname: 'host-172-16-11-26', line: 'host-172-16-11-26 login:' });
   });
@@ -32,6 +37,9 @@ describe('parseConsole on real cloud-init 22.4 consoles', () => {
     const ev = parseConsole(NO_ADDRESS);
     expect(ev.netDevices.filter((r) => r.hwAddress === MAC).map((r) => r.address)).toEqual(['fe80::5054:ff:fe12:3456/64']);
     expect(ev.loginPrompt?.hostname).toBe('localhost');
+    // cloud-init still applied its fallback config (DHCP on NIC 1): it brought eth0 up, no route came.
+    expect(ev.activations[0]).toContain("Running ['ifup', 'eth0']");
+    expect(ev.routes).toEqual([]);
   });
 
   it('CLOUD_INIT_FINISHED matches the final message with a real datasource too', () => {

@@ -241,6 +241,11 @@ class Allocator {
   }
 }
 
+/** A port the cloud itself owns (router interface, DHCP, probe): no tenant, its MAC from its id. */
+function servicePort(network: PlannedNetwork, id: string, ip: string, deviceOwner: DeviceOwner, deviceId: string): PlannedPort {
+  return { id, networkId: network.id, subnetId: network.subnet.id, mac: derivedMac(id), ip, deviceOwner, deviceId, tenantId: '', hostname: dhcpHostname(ip) };
+}
+
 /** Resolves a description into neutron's view of it; bad input → a UserError naming the field. */
 export function planTopology(spec: TopologySpec): TopologyPlan {
   if (!Array.isArray(spec?.networks) || spec.networks.length === 0) fail('networks', 'at least one network is required');
@@ -284,18 +289,7 @@ export function planTopology(spec: TopologySpec): TopologyPlan {
       if (subnet.gatewayIp === null) fail(`${field}.router`, 'a router is attached on the subnet gateway_ip, which is null');
       if (!routerIds.has(n.router)) routerIds.set(n.router, derivedUuid('router', n.router));
       network.routerId = routerIds.get(n.router)!;
-      const portId = derivedUuid('router-port', `${n.router}:${n.name}`);
-      network.routerPort = {
-        id: portId,
-        networkId: network.id,
-        subnetId: subnet.id,
-        mac: derivedMac(portId),
-        ip: subnet.gatewayIp,
-        deviceOwner: 'network:router_interface',
-        deviceId: network.routerId,
-        tenantId: '',
-        hostname: dhcpHostname(subnet.gatewayIp),
-      };
+      network.routerPort = servicePort(network, derivedUuid('router-port', `${n.router}:${n.name}`), subnet.gatewayIp, 'network:router_interface', network.routerId);
     }
     return { network, net, spec: n };
   });
@@ -317,19 +311,8 @@ export function planTopology(spec: TopologySpec): TopologyPlan {
     if (!network.subnet.enableDhcp) continue;
     const ip = entry.alloc.next();
     if (!ip) fail(`networks[${networks.findIndex((n) => n.network === network)}].subnet.cidr`, 'no address left for the DHCP port');
-    const portId = derivedUuid('dhcp-port', network.name);
-    network.dhcpPort = {
-      id: portId,
-      networkId: network.id,
-      subnetId: network.subnet.id,
-      mac: derivedMac(portId),
-      ip,
-      deviceOwner: 'network:dhcp',
-      // neutron: dhcp<host uuid>-<network id>; one agent here.
-      deviceId: `dhcp-${network.id}`,
-      tenantId: '',
-      hostname: dhcpHostname(ip),
-    };
+    // neutron's device id: dhcp<host uuid>-<network id>; one agent here.
+    network.dhcpPort = servicePort(network, derivedUuid('dhcp-port', network.name), ip, 'network:dhcp', `dhcp-${network.id}`);
   }
 
   spec.ports.forEach((p, i) => {
@@ -366,18 +349,7 @@ export function planTopology(spec: TopologySpec): TopologyPlan {
     if (network.dhcpPort || network.routerPort) continue;
     const ip = entry.alloc.next();
     if (!ip) fail(`networks[${networks.findIndex((n) => n.network === network)}].subnet.cidr`, 'no address left for the probe port');
-    const portId = derivedUuid('probe-port', network.name);
-    network.probePort = {
-      id: portId,
-      networkId: network.id,
-      subnetId: network.subnet.id,
-      mac: derivedMac(portId),
-      ip,
-      deviceOwner: 'network:probe',
-      deviceId: `probe-${network.id}`,
-      tenantId: '',
-      hostname: dhcpHostname(ip),
-    };
+    network.probePort = servicePort(network, derivedUuid('probe-port', network.name), ip, 'network:probe', `probe-${network.id}`);
   }
 
   const routers: PlannedRouter[] = [];

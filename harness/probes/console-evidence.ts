@@ -87,46 +87,24 @@ function tableCells(line: string): string[] | undefined {
 export function parseConsole(raw: string): ConsoleEvidence {
   const lines = cleanConsole(raw).split('\n');
   const evidence: ConsoleEvidence = { netDevices: [], routes: [], activations: [], metadataFailures: [], warnings: [] };
-  let table: ConsoleNetRow[] | undefined;
-  let routes: ConsoleRoute[] | undefined;
-  let inNetTable = false;
-  let inRouteTable = false;
+  // The table being read (its rows, and the first cell of its header row). A table ends at the
+  // next ci-info title; other console lines (a kernel message in the middle) do not end it. Each
+  // table kind keeps its last appearance.
+  let open: { rows: string[][]; header: string } | undefined;
+  let netRows: string[][] | undefined;
+  let routeRows: string[][] | undefined;
   for (const rawLine of lines) {
     const line = stripPrefixes(rawLine.trimEnd());
-    if (/ci-info:.*Net device info/.test(line)) {
-      table = [];
-      inNetTable = true;
-      continue;
-    }
-    if (/ci-info:.*Route IPv4 info/.test(line)) {
-      routes = [];
-      inNetTable = false;
-      inRouteTable = true;
-      continue;
-    }
-    if (inRouteTable && line.includes('ci-info:')) {
-      if (/ci-info:\s*\+{3,}.*[A-Za-z]/.test(line)) inRouteTable = false;
-      else {
-        const cells = tableCells(line);
-        if (cells && cells.length === 6 && cells[0] !== 'Route') {
-          const [, destination, gateway, genmask, iface, flags] = cells as [string, string, string, string, string, string];
-          routes!.push({ destination, gateway, genmask, interface: iface, flags });
-        }
+    if (line.includes('ci-info:')) {
+      if (/ci-info:\s*\+{3,}.*[A-Za-z]/.test(line)) {
+        open = undefined;
+        if (/Net device info/.test(line)) open = { rows: (netRows = []), header: 'Device' };
+        else if (/Route IPv4 info/.test(line)) open = { rows: (routeRows = []), header: 'Route' };
         continue;
       }
-    }
-    // A table ends at the next ci-info title (the route tables follow it); other console lines
-    // (a kernel message printed in the middle) do not end it.
-    if (inNetTable && line.includes('ci-info:')) {
-      if (/ci-info:\s*\+{3,}.*[A-Za-z]/.test(line)) inNetTable = false;
-      else {
-        const cells = tableCells(line);
-        if (cells && cells.length === 6 && cells[0] !== 'Device') {
-          const [device, up, address, mask, scope, hwAddress] = cells as [string, string, string, string, string, string];
-          table!.push({ device, up: up === 'True', address, mask, scope, hwAddress: hwAddress.toLowerCase() });
-        }
-        continue;
-      }
+      const cells = open && tableCells(line);
+      if (open && cells?.length === 6 && cells[0] !== open.header) open.rows.push(cells);
+      if (open) continue;
     }
     const finished = CLOUD_INIT_FINISHED.exec(line);
     if (finished) evidence.finished = { line: line.trim(), version: finished[1]!, datasource: finished[2]!.trim(), upSeconds: Number(finished[3]) };
@@ -137,8 +115,8 @@ export function parseConsole(raw: string): ConsoleEvidence {
     if (prompt) evidence.loginPrompt = { hostname: prompt[1]!, line: prompt[0].trim() };
     if (WARNING.test(line) && /cloud-init|\.py\[/.test(rawLine)) evidence.warnings.push(line.trim());
   }
-  if (table?.length) evidence.netDevices = table;
-  if (routes) evidence.routes = routes;
+  evidence.netDevices = (netRows ?? []).map(([device, up, address, mask, scope, hw]) => ({ device: device!, up: up === 'True', address: address!, mask: mask!, scope: scope!, hwAddress: hw!.toLowerCase() }));
+  evidence.routes = (routeRows ?? []).map(([, destination, gateway, genmask, iface, flags]) => ({ destination: destination!, gateway: gateway!, genmask: genmask!, interface: iface!, flags: flags! }));
   return evidence;
 }
 

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processGone, waitFor } from '../helpers/processes.ts';
 import { ensureImage } from '../../harness/images/ensure.ts';
 import { listNamespaces, namespacePids } from '../../harness/network/neutron/ip.ts';
 import { sweepStale } from '../../harness/network/neutron/sweep.ts';
@@ -45,23 +45,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function processGone(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return true;
-  try {
-    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 interface Started {
   child: ChildProcess;
@@ -102,8 +85,8 @@ describe('a neutron cell killed mid-boot', () => {
     first.child.kill('SIGKILL');
     await killed;
     // Parent-death signals: QEMU and every daemon end although no handler ran.
-    expect(await until(() => processGone(first.qemuPid), 15_000), 'qemu gone').toBe(true);
-    expect(await until(() => daemons.every(processGone), 15_000), `daemons gone: ${daemons.filter((p) => !processGone(p)).join(' ')}`).toBe(true);
+    expect(await waitFor(() => processGone(first.qemuPid), 15_000), 'qemu gone').toBe(true);
+    expect(await waitFor(() => daemons.every(processGone), 15_000), `daemons gone: ${daemons.filter((p) => !processGone(p)).join(' ')}`).toBe(true);
     // Namespaces outlive a SIGKILL; the next run removes them before it boots anything.
     const left = await listNamespaces();
     for (const ns of first.namespaces) expect(left, ns).toContain(ns);

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processGone, waitFor } from '../helpers/processes.ts';
 import { ensureImage } from '../../harness/images/ensure.ts';
 
 /**
@@ -25,24 +26,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Gone, or a zombie waiting for init to reap it (it no longer runs). */
-function processGone(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return true;
-  try {
-    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
 
 /** Starts the child harness and resolves once it has a running qemu (mid-boot). */
 function startChild(): Promise<{ child: ReturnType<typeof spawn>; qemuPid: number; workDir: string; output: () => string }> {

@@ -3,7 +3,8 @@ import { prefixOfNetmask } from '../util/ipv4.ts';
 
 /**
  * Pure parsers for what the NIC probes read from the guest: cloud-init's rendered network config
- * (ENI or netplan), `ip -j addr`, `ip -j route` and DHCP lease files.
+ * (ENI or netplan), `ip -j addr` / `ip -j route` — or, where `ip` has no JSON (BusyBox's, as
+ * on Cirros), their text forms and /proc/net/route — and DHCP lease files.
  */
 
 export interface RenderedNic {
@@ -124,6 +125,53 @@ export function parseIpAddr(json: string): LiveIface[] {
     mac: (i.address ?? '').toLowerCase(),
     inet: (i.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ cidr: `${a.local}/${a.prefixlen}`, dynamic: a.dynamic === true })),
   }));
+}
+
+/**
+ * `ip addr show` as text, in iproute2's and BusyBox's shared layout: `2: eth0: <…> mtu …` opens
+ * an interface (`eth0@if5` for a veth), `link/ether MAC` gives its MAC, `inet CIDR … [dynamic]`
+ * its IPv4 addresses. BusyBox never prints `dynamic`: its DHCP client sets plain addresses.
+ */
+export function parseIpAddrText(text: string): LiveIface[] {
+  const out: LiveIface[] = [];
+  let current: LiveIface | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^(\d+):\s+([^:@\s]+)(?:@[^:\s]+)?:/.exec(line);
+    if (head) {
+      current = { ifname: head[2]!, ifindex: Number(head[1]), mac: '', inet: [] };
+      out.push(current);
+      continue;
+    }
+    if (!current) continue;
+    const link = /^\s+link\/\w+\s+([0-9a-fA-F:]{17})/.exec(line);
+    if (link) current.mac = link[1]!.toLowerCase();
+    const inet = /^\s+inet\s+(\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?)\b(.*)$/.exec(line);
+    if (inet) current.inet.push({ cidr: inet[1]!.includes('/') ? inet[1]! : `${inet[1]}/32`, dynamic: /\bdynamic\b/.test(inet[2]!) });
+  }
+  return out;
+}
+
+/** Default routes from `ip route show` as text: `default via 10.0.2.2 dev eth0 …` (or `dev eth0` only). */
+export function parseDefaultRoutesText(text: string): DefaultRoute[] {
+  const routes: DefaultRoute[] = [];
+  for (const line of text.split('\n')) {
+    if (!/^(default|0\.0\.0\.0(\/0)?)\s/.test(line.trim())) continue;
+    const via = /\bvia\s+(\S+)/.exec(line)?.[1];
+    const dev = /\bdev\s+(\S+)/.exec(line)?.[1];
+    routes.push({ ...(via ? { gateway: via } : {}), ...(dev ? { dev } : {}) });
+  }
+  return routes;
+}
+
+/** Default routes from /proc/net/route (addresses in little-endian hex), where `ip` is missing. */
+export function parseProcNetRoute(text: string): DefaultRoute[] {
+  const hexIp = (h: string) => [6, 4, 2, 0].map((i) => parseInt(h.slice(i, i + 2), 16)).join('.');
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && f[1] === '00000000' && f[7] === '00000000')
+    .map(([dev, , gw]) => ({ ...(gw && gw !== '00000000' ? { gateway: hexIp(gw) } : {}), ...(dev ? { dev } : {}) }));
 }
 
 /** Default routes from `ip -j route show`. */

@@ -5,8 +5,11 @@ import { defineProbe, judge, notApplicable, type Judgement } from './define.ts';
 import { addressOf } from '../util/ipv4.ts';
 import {
   parseDefaultRoutes,
+  parseDefaultRoutesText,
   parseEni,
   parseIpAddr,
+  parseIpAddrText,
+  parseProcNetRoute,
   parseLeases,
   parseNetplan,
   type DefaultRoute,
@@ -40,11 +43,29 @@ export async function readNetworkState(guest: Guest, renderer: NetworkState['ren
     if (text === undefined) state.renderedMissing = true;
     else state.rendered = renderer === 'eni' ? parseEni(text) : parseNetplan(text);
   }
-  // The live state must be readable: without it there is nothing to judge.
-  state.live = parseIpAddr((await guest.succeed(['ip', '-j', 'addr', 'show'])) || '[]');
-  state.routes = parseDefaultRoutes((await guest.succeed(['ip', '-j', 'route', 'show'])) || '[]');
+  // The live state must be readable: without it there is nothing to judge. iproute2's JSON
+  // first; BusyBox's `ip` (Cirros, the fixture) has no -j, so its text form, then /proc.
+  state.live = await readWithFallback(guest, ['ip', '-j', 'addr', 'show'], parseIpAddr, [['ip', 'addr', 'show'], parseIpAddrText]);
+  state.routes = await readWithFallback(guest, ['ip', '-j', 'route', 'show'], parseDefaultRoutes, [['ip', 'route', 'show'], parseDefaultRoutesText], [['cat', '/proc/net/route'], parseProcNetRoute]);
   state.leases = parseLeases((await guest.exec({ shell: LEASE_DUMP }, { root: true })).stdout);
   return state;
+}
+
+/**
+ * Runs the JSON form; when it fails or is not JSON (an `ip` without -j prints its usage), each
+ * fallback in turn. Every command run stays in the evidence, so a reader sees which one answered.
+ * Only when none answers is it an error (the guest could not be looked at).
+ */
+async function readWithFallback<T>(guest: Guest, json: string[], parseJson: (s: string) => T, ...fallbacks: [string[], (s: string) => T][]): Promise<T> {
+  const first = await guest.exec(json);
+  if (first.code === 0 && /^\s*\[/.test(first.stdout)) return parseJson(first.stdout);
+  const failures = [`${json.join(' ')}: exit ${first.code}`];
+  for (const [cmd, parse] of fallbacks) {
+    const r = await guest.exec(cmd);
+    if (r.code === 0 && r.stdout.trim()) return parse(r.stdout);
+    failures.push(`${cmd.join(' ')}: exit ${r.code}`);
+  }
+  throw new Error(`the guest's network state could not be read (${failures.join('; ')})`);
 }
 
 /** What one NIC looks like, and whether that matches its expectation. */

@@ -3,7 +3,7 @@ import { usableKeyLine } from '../../harness/probes/access.ts';
 import { datasourceMatches, logProblems } from '../../harness/probes/cloud-init.ts';
 import { findHostsEntry } from '../../harness/probes/identity.ts';
 import { checkNic, type NetworkState } from '../../harness/probes/network.ts';
-import { parseDefaultRoutes, parseEni, parseIpAddr, parseLeases, parseNetplan } from '../../harness/probes/network-state.ts';
+import { parseDefaultRoutes, parseDefaultRoutesText, parseEni, parseIpAddr, parseIpAddrText, parseLeases, parseNetplan, parseProcNetRoute } from '../../harness/probes/network-state.ts';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0cloudprobeTESTKEYxxxxxxxxxxxxxxxxxxxxxxx run';
 
@@ -116,6 +116,49 @@ function state(renderer: 'eni' | 'netplan', over: Partial<NetworkState> = {}): N
     ...over,
   };
 }
+
+// BusyBox 1.35's `ip` (Cirros's userland, the fixture's) has no -j: its text output, captured
+// from a namespace with a veth pair, and /proc/net/route from the same.
+const BUSYBOX_IP_ADDR = `1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+    inet6 ::1/128 scope host
+       valid_lft forever preferred_lft forever
+2: v1@v0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue qlen 1000
+    link/ether 1a:7f:39:b9:04:6e brd ff:ff:ff:ff:ff:ff
+    inet6 fe80::187f:39ff:feb9:46e/64 scope link tentative
+       valid_lft forever preferred_lft forever
+3: v0@v1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue qlen 1000
+    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+    inet 10.0.2.15/24 scope global v0
+       valid_lft forever preferred_lft forever
+`;
+const PROC_NET_ROUTE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+v0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0
+v0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0
+`;
+
+describe('live state without JSON (BusyBox ip, /proc)', () => {
+  it('reads interfaces, MACs and IPv4 addresses from `ip addr show` text', () => {
+    expect(parseIpAddrText(BUSYBOX_IP_ADDR)).toEqual([
+      { ifname: 'lo', ifindex: 1, mac: '00:00:00:00:00:00', inet: [{ cidr: '127.0.0.1/8', dynamic: false }] },
+      { ifname: 'v1', ifindex: 2, mac: '1a:7f:39:b9:04:6e', inet: [] },
+      { ifname: 'v0', ifindex: 3, mac: '52:54:00:12:34:56', inet: [{ cidr: '10.0.2.15/24', dynamic: false }] },
+    ]);
+  });
+
+  it("marks iproute2's dynamic addresses", () => {
+    const text = '2: eth0: <BROADCAST,UP> mtu 1500\n    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0\n';
+    expect(parseIpAddrText(text)[0]!.inet).toEqual([{ cidr: '10.0.2.15/24', dynamic: true }]);
+  });
+
+  it('reads default routes from `ip route show` text and /proc/net/route', () => {
+    expect(parseDefaultRoutesText('default via 10.0.2.2 dev v0 \n10.0.2.0/24 dev v0 scope link  src 10.0.2.15 \n')).toEqual([{ gateway: '10.0.2.2', dev: 'v0' }]);
+    expect(parseDefaultRoutesText('10.0.2.0/24 dev v0 scope link\n')).toEqual([]);
+    expect(parseProcNetRoute(PROC_NET_ROUTE)).toEqual([{ gateway: '10.0.2.2', dev: 'v0' }]);
+  });
+});
 
 describe('checkNic', () => {
   for (const renderer of ['eni', 'netplan'] as const) {

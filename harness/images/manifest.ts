@@ -64,6 +64,21 @@ const CapabilitiesSchema = z.strictObject({
   nic_modes: z.array(z.enum(['dhcp', 'static'])).min(1).default(['dhcp', 'static']),
   /** The image runs `#cloud-config` user data (Cirros only runs `#!` scripts). */
   cloud_config: z.boolean().default(true),
+  /**
+   * The image's own DHCP client configures every NIC whatever the datasource says (Cirros's
+   * udhcpc on each interface). cloud-init without network data configures only the first NIC.
+   */
+  dhcp_every_nic: z.boolean().default(false),
+  /**
+   * Where the guest says which datasource it used: cloud-init's /run/cloud-init/result.json, or
+   * Cirros's own init (`/run/cirros/datasource/dsname`: configdrive, ec2, nocloud).
+   */
+  datasource_source: z.enum(['cloud-init', 'cirros']).default('cloud-init'),
+  /**
+   * `hostname -f` gives the fqdn. Not on Cirros: its init cuts the name at the first dot and its
+   * BusyBox `hostname -f` waits on DNS, so the fqdn is not checked there.
+   */
+  resolves_fqdn: z.boolean().default(true),
 });
 
 export const ManifestSchema = z.strictObject({
@@ -79,7 +94,7 @@ export const ManifestSchema = z.strictObject({
   /** Name the first NIC gets in the guest (eth0 with net.ifnames=0, ens3 with predictable names). */
   nic_naming: z.string().regex(/^[a-z][a-z0-9]*$/),
   network_renderer: z.enum(['eni', 'netplan', 'none']),
-  capabilities: CapabilitiesSchema.default({ not_applicable: {}, nic_modes: ['dhcp', 'static'], cloud_config: true }),
+  capabilities: CapabilitiesSchema.default({ not_applicable: {}, nic_modes: ['dhcp', 'static'], cloud_config: true, dhcp_every_nic: false, datasource_source: 'cloud-init', resolves_fqdn: true }),
 });
 
 export type ImageManifest = z.output<typeof ManifestSchema>;

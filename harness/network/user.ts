@@ -11,12 +11,15 @@ import { DEFAULT_NET, METADATA_NET, slirpDhcpAddress, type NicSpec } from '../vm
  * - Metadata-service runs put the first NIC on 169.254.169.0/24, since guestfwd only works for an
  *   address inside the user network; the guest's DHCP address is then 169.254.169.15.
  * - A static NIC's slirp network is the one its address belongs to (so slirp is its gateway .2).
+ * - Every further DHCP NIC gets a subnet of its own (10.0.3.0/24, 10.0.4.0/24, …): on one shared
+ *   /24 with equal route metrics a reply could leave through the other NIC, and a guest that
+ *   brings all NICs up at once (netplan, networkd) would then lose its SSH connection.
  */
 export function planNics(nics: readonly Nic[], opts: { metadataService?: boolean } = {}): { nics: NicSpec[]; guestAddress: string } {
   let guestAddress = '';
   const specs = nics.map((nic, i): NicSpec => {
     const metadata = i === 0 && opts.metadataService === true;
-    let net = metadata ? METADATA_NET : DEFAULT_NET;
+    let net = metadata ? METADATA_NET : i === 0 ? DEFAULT_NET : `10.0.${2 + i}.0/24`;
     if (nic.mode === 'static') {
       const staticNet = networkOf(nic.address!);
       if (metadata && staticNet !== METADATA_NET) {

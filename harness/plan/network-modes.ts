@@ -49,8 +49,12 @@ export function nicsFor(mode: NetworkMode, datasource: DatasourceKind): Nic[] {
   }
 }
 
-/** What each NIC must look like after boot, in QEMU order. */
-export function nicExpectations(nics: Nic[], datasource: DatasourceKind): NicExpectation[] {
+/**
+ * What each NIC must look like after boot, in QEMU order. An image whose own DHCP client takes
+ * every NIC (Cirros) has them all by DHCP; cloud-init without network data only the first.
+ */
+export function nicExpectations(nics: Nic[], datasource: DatasourceKind, image: { dhcpEveryNic?: boolean } = {}): NicExpectation[] {
+  if (image.dhcpEveryNic) return nics.map((n) => ({ mac: n.mac, mode: 'dhcp' }));
   if (!datasourceDef(datasource).carriesNetworkData) {
     return nics.map((n, k) => ({ mac: n.mac, mode: k === 0 ? 'dhcp' : 'unconfigured' }));
   }

@@ -54,7 +54,7 @@ function shortName(hostname: string): string {
   return hostname.split('.')[0] ?? hostname;
 }
 
-function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: Nic[], extra: { metadataPath?: MetadataPathExpectation; hostname: string }): Expectations {
+function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: Nic[], extra: { metadataPath?: MetadataPathExpectation; hostname: string; dhcpEveryNic: boolean }): Expectations {
   const def = datasourceDef(datasource);
   if (e.failure) {
     // A scenario meant to fail is judged from the console: what SSH would see is not expected.
@@ -76,7 +76,7 @@ function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: Nic[],
     ...(e.password_login ? { passwordLogin: e.password_login } : {}),
     ...(e.timezone !== undefined ? { timezone: e.timezone } : {}),
     ...(e.runcmd_paths ? { runcmdPaths: e.runcmd_paths } : {}),
-    nics: e.nics ?? nicExpectations(nics, datasource),
+    nics: e.nics ?? nicExpectations(nics, datasource, { dhcpEveryNic: extra.dhcpEveryNic }),
     datasource: e.datasource ?? def.cloudInitName,
   };
   if (def.transport.kind === 'service') {
@@ -172,7 +172,7 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           const instance = { ...resolved, nics };
           const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
           const cellExpect = mergeExpect(expect, layout?.expect ? substitutePlaceholders(layout.expect, values) : undefined);
-          const expectations = expectationsFor(cellExpect, kind, nics, { hostname: instance.hostname, ...(planned?.metadataPath ? { metadataPath: planned.metadataPath } : {}) });
+          const expectations = expectationsFor(cellExpect, kind, nics, { hostname: instance.hostname, dhcpEveryNic: info.manifest.capabilities.dhcp_every_nic, ...(planned?.metadataPath ? { metadataPath: planned.metadataPath } : {}) });
           cells.push({ ...base, imdsv2, networkBackend: backend, ...(planned ? { topology: planned.topology } : {}), instance, expectations, secrets });
         }
       }

@@ -55,9 +55,20 @@ export function datasourceMatches(detail: string, expected: string): boolean {
   return new RegExp(`^DataSource${expected}(Local|Net)?\\b`).test(detail.trim());
 }
 
+/** Cirros's dsname for the datasource names cloud-init would use (it has no OpenStack API datasource). */
+const CIRROS_DSNAME: Record<string, string> = { ConfigDrive: 'configdrive', Ec2: 'ec2', OpenStack: 'ec2' };
+
 export const probeDatasource = defineProbe('datasource', {
   expects: (e) => e.datasource,
   run: async (exp, guest, ctx) => {
+    if (ctx.image.datasourceSource === 'cirros') {
+      // Cirros's init records the datasource it found (`cirros-query datasource` reads the same file).
+      const found = ((await guest.readFile('/run/cirros/datasource/dsname')) ?? '').trim();
+      const want = CIRROS_DSNAME[exp] ?? exp.toLowerCase();
+      return found === want
+        ? pass(`Cirros used its ${found} datasource`, { expected: want, observed: found })
+        : fail(`Cirros used "${found || 'no datasource'}", expected ${want}`, { expected: want, observed: found });
+    }
     const result = await guest.readFile('/run/cloud-init/result.json', { root: true });
     // cloud-id is evidence only (it is missing on older cloud-init).
     await guest.exec(['cloud-id'], { root: true });

@@ -29,6 +29,10 @@ export interface ProbeContext {
     notApplicable: Partial<Record<ProbeName, string>>;
     nicModes: ('dhcp' | 'static')[];
     networkRenderer: 'eni' | 'netplan' | 'none';
+    /** Where the datasource the guest used is read (cloud-init's result.json, or Cirros's dsname). */
+    datasourceSource?: 'cloud-init' | 'cirros';
+    /** false: `hostname -f` is not asked (Cirros: a DNS wait, and the name is cut at the dot anyway). */
+    resolvesFqdn?: boolean;
   };
   expectations: Expectations;
   /** `cloud-init status --wait --format=json` as the boot's last stage saw it. */

@@ -4,12 +4,13 @@ import { defineProbe, fail, judge, pass } from './define.ts';
 export const probeHostname = defineProbe('hostname', {
   expects: ({ hostname, fqdn }) =>
     hostname !== undefined || fqdn !== undefined ? { ...(hostname !== undefined ? { hostname } : {}), ...(fqdn !== undefined ? { fqdn } : {}) } : undefined,
-  run: async (expected, guest) => {
-    const { hostname, fqdn } = expected;
+  run: async (expected, guest, ctx) => {
+    const { hostname } = expected;
+    const fqdn = ctx.image.resolvesFqdn === false ? undefined : expected.fqdn;
     const live = (await guest.succeed(['hostname'])).trim();
     const file = ((await guest.readFile('/etc/hostname')) ?? '').trim();
     // `hostname -f` fails when the name does not resolve: that is the guest's answer, judged below.
-    const full = (await guest.exec(['hostname', '-f'])).stdout.trim();
+    const full = ctx.image.resolvesFqdn === false ? '(not asked on this image)' : (await guest.exec(['hostname', '-f'])).stdout.trim();
     const observed = { hostname: live, etcHostname: file, fqdn: full };
     const problems: string[] = [];
     if (hostname !== undefined) {

@@ -32,6 +32,8 @@ export interface Lease {
   iface?: string;
   ifindex?: number;
   addresses: string[];
+  /** A running DHCP client instead of a file: its command line (`udhcpc -i eth0 …`). */
+  client?: string;
 }
 
 /**
@@ -183,7 +185,8 @@ export function parseDefaultRoutes(json: string): DefaultRoute[] {
 /**
  * Lease files as dumped by `for f in …; do echo "==> $f"; cat "$f"; done`: dhclient's
  * (/var/lib/dhcp/dhclient.IFACE.leases, `interface "eth0"; fixed-address …;`) and networkd's
- * (/run/systemd/netif/leases/IFINDEX, `ADDRESS=…`).
+ * (/run/systemd/netif/leases/IFINDEX, `ADDRESS=…`); `==> dhcp-client PID` sections are running
+ * DHCP clients with their command lines.
  */
 export function parseLeases(dump: string): Lease[] {
   const leases: Lease[] = [];
@@ -191,6 +194,13 @@ export function parseLeases(dump: string): Lease[] {
   for (let i = 1; i < parts.length; i += 2) {
     const file = parts[i]!.trim();
     const body = parts[i + 1] ?? '';
+    if (file.startsWith('dhcp-client ')) {
+      const cmd = body.trim();
+      // udhcpc -i IFACE / --interface=IFACE; dhclient and dhcpcd take the interface last.
+      const iface = /(?:^|\s)(?:-i\s*|--interface[= ])(\S+)/.exec(cmd)?.[1] ?? (/dhclient|dhcpcd/.test(cmd) ? cmd.split(/\s+/).pop() : undefined);
+      leases.push({ file, ...(iface ? { iface } : {}), addresses: [], client: cmd });
+      continue;
+    }
     const addresses = new Set<string>();
     for (const m of body.matchAll(/fixed-address\s+([\d.]+);/g)) addresses.add(m[1]!);
     for (const m of body.matchAll(/^ADDRESS=([\d.]+)/gm)) addresses.add(m[1]!);

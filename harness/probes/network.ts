@@ -23,8 +23,12 @@ export const RENDERED_CONFIG: Record<'eni' | 'netplan', string> = {
   netplan: '/etc/netplan/50-cloud-init.yaml',
 };
 
+// Lease files (dhclient, networkd), then the DHCP clients still running with their command lines:
+// BusyBox's udhcpc (Cirros, the fixture) keeps its lease in memory only. Matched on the program
+// (argv[0]) so the shell running this loop, whose own command line names them, is not one.
 const LEASE_DUMP =
-  'for f in /var/lib/dhcp/*.leases /run/systemd/netif/leases/*; do [ -f "$f" ] && { echo "==> $f"; cat "$f"; }; done; true';
+  'for f in /var/lib/dhcp/*.leases /run/systemd/netif/leases/*; do [ -f "$f" ] && { echo "==> $f"; cat "$f"; }; done; ' +
+  'for p in /proc/[0-9]*; do c=$(tr "\\000" " " < "$p/cmdline" 2>/dev/null); case "${c%% *}" in *udhcpc|*dhclient|*dhcpcd) echo "==> dhcp-client ${p#/proc/}"; echo "$c";; esac; done; true';
 
 /** Everything the NIC probes look at, read once per probe (and kept as evidence). */
 export interface NetworkState {
@@ -86,7 +90,12 @@ function renderedFor(state: NetworkState, iface: LiveIface): (RenderedNic & { ma
 
 function leaseFor(state: NetworkState, iface: LiveIface, address: string): Lease | undefined {
   const ip = addressOf(address);
-  return state.leases.find((l) => (l.iface === iface.ifname || l.ifindex === iface.ifindex) && l.addresses.includes(ip));
+  return state.leases.find((l) => !l.client && (l.iface === iface.ifname || l.ifindex === iface.ifindex) && l.addresses.includes(ip));
+}
+
+/** A DHCP client running for the interface: the evidence of a DHCP address where no lease file is kept. */
+function clientFor(state: NetworkState, iface: LiveIface): Lease | undefined {
+  return state.leases.find((l) => l.client && l.iface === iface.ifname);
 }
 
 export function checkNic(state: NetworkState, exp: NicExpectation): NicFinding {
@@ -137,10 +146,12 @@ export function checkNic(state: NetworkState, exp: NicExpectation): NicFinding {
       else if (rendered.method !== 'dhcp') p.push(`${where}: rendered config says ${rendered.method}, expected dhcp`);
     }
     const addr = iface.inet[0];
+    const lease = addr && leaseFor(state, iface, addr.cidr);
+    const client = clientFor(state, iface);
     if (!addr) p.push(`${where}: no live IPv4 address`);
-    else if (!addr.dynamic && !leaseFor(state, iface, addr.cidr)) {
-      p.push(`${where}: ${addr.cidr} is neither a dynamic address nor found in a DHCP lease file`);
-    } else finding.live += leaseFor(state, iface, addr.cidr) ? ` (lease ${leaseFor(state, iface, addr.cidr)!.file})` : '';
+    else if (!addr.dynamic && !lease && !client) {
+      p.push(`${where}: ${addr.cidr} is neither a dynamic address nor found in a DHCP lease file, and no DHCP client runs for ${iface.ifname}`);
+    } else finding.live += lease ? ` (lease ${lease.file})` : client ? ` (DHCP client: ${client.client})` : '';
   } else {
     if (checkRendered && rendered && (rendered.method === 'dhcp' || rendered.method === 'static')) {
       p.push(`${where}: expected unconfigured, but rendered config says ${rendered.method}`);

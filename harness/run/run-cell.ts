@@ -255,6 +255,8 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
       notApplicable: p.manifest.capabilities.not_applicable,
       nicModes: p.manifest.capabilities.nic_modes,
       networkRenderer: p.manifest.network_renderer,
+      datasourceSource: p.manifest.capabilities.datasource_source,
+      resolvesFqdn: p.manifest.capabilities.resolves_fqdn,
     },
     expectations: cell.expectations,
     ...(vm.cloudInit ? { cloudInitStatus: vm.cloudInit } : {}),

@@ -23,6 +23,8 @@ describe('network modes', () => {
       { mac: '52:54:00:12:34:56', mode: 'dhcp' },
       { mac: '52:54:00:12:34:57', mode: 'unconfigured' },
     ]);
+    // Cirros's own DHCP client takes every NIC, EC2 or not.
+    expect(nicExpectations(nicsFor('multi-nic-dhcp', 'metadata-ec2'), 'metadata-ec2', { dhcpEveryNic: true }).map((n) => n.mode)).toEqual(['dhcp', 'dhcp']);
     // The OpenStack metadata service serves network_data.json, which cloud-init applies: every NIC.
     expect(nicExpectations(nicsFor('multi-nic-dhcp', 'metadata-openstack'), 'metadata-openstack').map((n) => n.mode)).toEqual(['dhcp', 'dhcp']);
   });

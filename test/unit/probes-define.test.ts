@@ -155,3 +155,27 @@ describe('a probe that cannot run gives error, never fail', () => {
     expect(outcomeOf([v('error'), v('fail')])).toBe('fail');
   });
 });
+
+describe('Cirros profile', () => {
+  it('reads the datasource from /run/cirros/datasource/dsname, not cloud-init', async () => {
+    const { probeDatasource } = await import('../../harness/probes/cloud-init.ts');
+    const guest = (dsname: string) => fakeGuest({ files: { '/run/cirros/datasource/dsname': `${dsname}\n` } });
+    const cirros = { datasourceSource: 'cirros' as const };
+    expect((await probeDatasource(probeContext(guest('configdrive'), { datasource: 'ConfigDrive' }, { image: cirros }))).status).toBe('pass');
+    const wrong = await probeDatasource(probeContext(guest('ec2'), { datasource: 'ConfigDrive' }, { image: cirros }));
+    expect(wrong).toMatchObject({ status: 'fail', summary: 'Cirros used "ec2", expected configdrive' });
+  });
+
+  it('does not ask hostname -f where the image cannot resolve its fqdn', async () => {
+    const seen: string[] = [];
+    const t = new ScriptedTransport((line) => {
+      seen.push(line);
+      if (line === 'hostname') return { stdout: 'cloud\n' };
+      if (line === 'cat /etc/hostname') return { stdout: 'cloud\n' };
+      return { code: 127, stderr: 'not found' };
+    });
+    const v = await probeHostname(probeContext(t, { hostname: 'cloud', fqdn: 'cloud.yunshan.net' }, { image: { resolvesFqdn: false } }));
+    expect(v.status, v.summary).toBe('pass');
+    expect(seen.some((l) => l.includes('hostname -f'))).toBe(false);
+  });
+});

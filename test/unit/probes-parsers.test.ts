@@ -160,6 +160,16 @@ describe('live state without JSON (BusyBox ip, /proc)', () => {
   });
 });
 
+describe('DHCP clients as lease evidence', () => {
+  it('reads running clients and their interface', () => {
+    const dump = '==> dhcp-client 212\nudhcpc -i eth0 -n -t 5 -T 1 -s /etc/udhcpc.script \n==> dhcp-client 300\n/sbin/dhclient -4 -v -pf /run/dhclient.eth1.pid eth1 \n';
+    expect(parseLeases(dump)).toEqual([
+      { file: 'dhcp-client 212', iface: 'eth0', addresses: [], client: 'udhcpc -i eth0 -n -t 5 -T 1 -s /etc/udhcpc.script' },
+      { file: 'dhcp-client 300', iface: 'eth1', addresses: [], client: '/sbin/dhclient -4 -v -pf /run/dhclient.eth1.pid eth1' },
+    ]);
+  });
+});
+
 describe('checkNic', () => {
   for (const renderer of ['eni', 'netplan'] as const) {
     it(`${renderer}: a static NIC passes when rendered and live agree`, () => {
@@ -180,7 +190,16 @@ describe('checkNic', () => {
 
   it('fails a NIC expected DHCP whose address came from nowhere (no lease, not dynamic)', () => {
     const f = checkNic(state('eni', { leases: [] }), { mac: '52:54:00:12:34:57', mode: 'dhcp' });
-    expect(f.problems).toEqual(['eth1 (52:54:00:12:34:57): 10.0.2.15/24 is neither a dynamic address nor found in a DHCP lease file']);
+    expect(f.problems).toEqual(['eth1 (52:54:00:12:34:57): 10.0.2.15/24 is neither a dynamic address nor found in a DHCP lease file, and no DHCP client runs for eth1']);
+  });
+
+  it('accepts a running DHCP client for the interface as the lease (BusyBox udhcpc keeps none on disk)', () => {
+    const client = { file: 'dhcp-client 212', iface: 'eth1', addresses: [], client: 'udhcpc -i eth1' };
+    const f = checkNic(state('eni', { leases: [client] }), { mac: '52:54:00:12:34:57', mode: 'dhcp' });
+    expect(f.problems).toEqual([]);
+    expect(f.live).toBe('10.0.2.15/24 (DHCP client: udhcpc -i eth1)');
+    // A client for another interface proves nothing about this one.
+    expect(checkNic(state('eni', { leases: [{ ...client, iface: 'eth0' }] }), { mac: '52:54:00:12:34:57', mode: 'dhcp' }).problems).toHaveLength(1);
   });
 
   it('fails a static NIC without the expected default route', () => {

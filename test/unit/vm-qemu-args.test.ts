@@ -145,6 +145,13 @@ describe('planNics', () => {
     ]);
   });
 
+  it('gives every further DHCP NIC a subnet of its own (no two NICs on one /24)', () => {
+    const dhcp = (mac: string) => ({ mac, mode: 'dhcp' as const, dns: [] });
+    const p = planNics([dhcp('52:54:00:12:34:56'), dhcp('52:54:00:12:34:57'), dhcp('52:54:00:12:34:58')]);
+    expect(p.nics.map((n) => n.net)).toEqual(['10.0.2.0/24', '10.0.3.0/24', '10.0.4.0/24']);
+    expect(planNics([dhcp('52:54:00:12:34:56'), dhcp('52:54:00:12:34:57')], { metadataService: true }).nics.map((n) => n.net)).toEqual(['169.254.169.0/24', '10.0.3.0/24']);
+  });
+
   it('refuses a metadata run whose first NIC is static outside the metadata network', () => {
     expect(() => planNics([{ mac: '52:54:00:12:34:56', mode: 'static', address: '10.0.2.50/24', dns: [] }], { metadataService: true })).toThrow(/needs the first NIC on 169\.254\.169\.0\/24/);
   });

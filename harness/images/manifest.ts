@@ -91,7 +91,7 @@ export const ManifestSchema = z.strictObject({
   default_user: z.string().min(1),
   default_password: z.string().optional(),
   min_ram_mib: z.number().int().min(64),
-  /** Name the first NIC gets in the guest (eth0 with net.ifnames=0, ens3 with predictable names). */
+  /** Name the first NIC gets in the guest (eth0 with net.ifnames=0, ens2 with predictable names: it sits on PCI slot 2). */
   nic_naming: z.string().regex(/^[a-z][a-z0-9]*$/),
   network_renderer: z.enum(['eni', 'netplan', 'none']),
   capabilities: CapabilitiesSchema.default({ not_applicable: {}, nic_modes: ['dhcp', 'static'], cloud_config: true, dhcp_every_nic: false, datasource_source: 'cloud-init', resolves_fqdn: true }),

@@ -84,8 +84,11 @@ export function buildQemuArgs(spec: VmSpec): string[] {
     );
   }
 
+  // NICs on fixed PCI slots from 2 (0 host bridge, 1 PIIX3; -nodefaults leaves no VGA), so the
+  // guest's predictable names are ens2, ens3, … whatever drives are attached (implicit if=virtio
+  // drives are placed after the -device options anyway, but a name should not rest on that).
   spec.nics.forEach((nic, i) => {
-    args.push('-netdev', netdevArg(spec, i), '-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac}`);
+    args.push('-netdev', netdevArg(spec, i), '-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac},addr=${(2 + i).toString(16)}`);
   });
 
   if (spec.smbios) {

@@ -76,8 +76,8 @@ describe('buildQemuArgs', () => {
       'user,id=net1,net=10.0.3.0/24,restrict=on',
     ]);
     expect(values(args, '-device').filter((d) => d.startsWith('virtio-net'))).toEqual([
-      'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56',
-      'virtio-net-pci,netdev=net1,mac=52:54:00:12:34:57',
+      'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=2',
+      'virtio-net-pci,netdev=net1,mac=52:54:00:12:34:57,addr=3',
     ]);
   });
 

@@ -123,6 +123,7 @@ export async function buildDebian(ctx: BuildContext, recipe: DebianRecipe): Prom
     '--variant=minbase',
     `--include=${recipe.packages.join(',')}`,
     `--essential-hook=${essentialHook}`,
+    ...(recipe.check_valid_until ? [] : ['--aptopt=Acquire::Check-Valid-Until "false"']),
     recipe.suite,
     root,
     ...debianSources(recipe),

@@ -18,6 +18,12 @@ const DebianRecipeSchema = z.strictObject({
   suite: z.string().min(1),
   /** apt source lines for mmdebstrap; `CLOUDPROBE_DEBIAN_MIRROR` replaces http://deb.debian.org. */
   sources: z.array(z.string().min(1)).min(1),
+  /**
+   * false: accept a Release file past its Valid-Until. sid's and forky's are valid for a week
+   * only, so a mirror or snapshot that is not refreshed daily (as here) is "expired" for them;
+   * signatures are still checked.
+   */
+  check_valid_until: z.boolean().default(true),
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/)).min(1),
   /** Units masked because they only burn emulated CPU at boot. */
   mask_units: z.array(z.string()).default([]),

@@ -74,6 +74,8 @@ export interface CellResult {
   stage: ReadinessStage;
   error?: { stage: ReadinessStage; message: string; hint?: string; consoleTail?: string };
   accel: { use: 'kvm' | 'tcg'; reason: string };
+  /** The cloud-init release the guest really ran (from its console), when it ran one. */
+  cloudInitVersion?: string;
   /** Milliseconds from QEMU start to each stage reached, plus total. */
   timings: Partial<Record<ReadinessStage, number>> & { totalMs: number };
   /** Directory of this cell's artifacts (serial log, cloud-init logs, status JSON, metadata log…). */

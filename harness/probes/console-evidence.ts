@@ -16,6 +16,14 @@ import { cleanConsole } from '../util/console-text.ts';
  */
 export const CLOUD_INIT_FINISHED = /Cloud-init v\. (\S+) finished at [^\n]*?\. Datasource ([^\n]*?)\.\s+Up ([\d.]+) seconds/;
 
+/** cloud-init's stage banner ("Cloud-init v. 25.1.4-1 running 'init' at …") or final message. */
+const CLOUD_INIT_VERSION = /Cloud-init v\. (\S+) (?:running|finished)/;
+
+/** The cloud-init version a console shows, or undefined when no cloud-init ran. */
+export function cloudInitVersionOf(raw: string): string | undefined {
+  return CLOUD_INIT_VERSION.exec(raw)?.[1];
+}
+
 /** One row of a "Net device info" table (IPv4 and IPv6 rows are separate; '.' marks "none"). */
 export interface ConsoleNetRow {
   device: string;

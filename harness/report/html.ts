@@ -101,7 +101,11 @@ export function renderHtml(report: RunReport, reportDir: string): string {
       return `<h3>${esc(g.caseName)}</h3><p class="muted"><span class="badge skipped">skipped</span> all ${g.cells.length} cells: ${esc(skipReasons(g).join('; '))}</p>`;
     }
     const head = `<tr><th>image</th>${g.scenarios.map((sc) => `<th>${esc(sc)}</th>`).join('')}</tr>`;
-    const rows = g.images.map((img) => `<tr><th>${esc(img)}</th>${g.scenarios.map((sc) => matrixTd(g.at(img, sc), reportDir)).join('')}</tr>`);
+    const version = (img: string) => {
+      const v = g.cloudInitVersions(img);
+      return v.length ? `<div class="muted">cloud-init ${esc(v.join(', '))}</div>` : '';
+    };
+    const rows = g.images.map((img) => `<tr><th>${esc(img)}${version(img)}</th>${g.scenarios.map((sc) => matrixTd(g.at(img, sc), reportDir)).join('')}</tr>`);
     return `<h3>${esc(g.caseName)}</h3>\n<table class="matrix">\n${head}\n${rows.join('\n')}\n</table>`;
   });
   const skipped = report.skipped.map((x) => `<li id="${anchor(x.id)}">${esc(x.id)}: ${esc(x.reason)}</li>`);

@@ -59,6 +59,12 @@ function bootCase(r: CellResult): string {
   return `${head}>\n      <error message="${xmlAttr(`${e.stage}: ${e.message}`)}" type="${xmlAttr(e.stage)}">${xmlText(body)}</error>\n    </testcase>`;
 }
 
+/** What CI dashboards show beside a suite: the image's cloud-init release and the accelerator. */
+function properties(r: CellResult): string {
+  const props = [...(r.cloudInitVersion ? [['cloud-init', r.cloudInitVersion]] : []), ['accel', r.accel.use]];
+  return `    <properties>\n${props.map(([k, v]) => `      <property name="${xmlAttr(k!)}" value="${xmlAttr(v!)}"/>`).join('\n')}\n    </properties>\n`;
+}
+
 /** <error> testcases of a cell: its boot when the cell broke, and each probe that could not run. */
 function errorCases(r: CellResult): number {
   return (cellBroke(r) ? 1 : 0) + erroredVerdicts(r).length;
@@ -71,7 +77,7 @@ export function renderJunit(report: RunReport): string {
     const failures = r.verdicts.filter((v) => v.status === 'fail').length;
     const skipped = r.verdicts.filter((v) => v.status === 'n/a').length;
     suites.push(
-      `  <testsuite name="${xmlAttr(r.id)}" tests="${cases.length}" failures="${failures}" errors="${errorCases(r)}" skipped="${skipped}" time="${seconds(r.timings.totalMs)}">\n${cases.join('\n')}\n  </testsuite>`,
+      `  <testsuite name="${xmlAttr(r.id)}" tests="${cases.length}" failures="${failures}" errors="${errorCases(r)}" skipped="${skipped}" time="${seconds(r.timings.totalMs)}">\n${properties(r)}${cases.join('\n')}\n  </testsuite>`,
     );
   }
   for (const s of report.skipped) {

@@ -46,7 +46,8 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
         const notes = [na ? `${na} n/a` : '', errored ? `💥 ${errored} could not run` : ''].filter(Boolean);
         return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${notes.length ? ` (${notes.join(', ')})` : ''}`;
       });
-      lines.push(`| ${cellText(image)} | ${row.join(' | ')} |`);
+      const versions = g.cloudInitVersions(image);
+      lines.push(`| ${cellText(image)}${versions.length ? ` (cloud-init ${versions.map(cellText).join(', ')})` : ''} | ${row.join(' | ')} |`);
     }
   }
   const bad = cells.filter((c) => c.status === 'fail' || c.status === 'error');

@@ -74,6 +74,8 @@ export interface MatrixGroup {
   /** Every cell skipped (e.g. images not cached here): shown as one line, not a table. */
   allSkipped: boolean;
   at(image: string, scenario: string): MatrixCell | undefined;
+  /** The cloud-init releases the image's cells really ran (one, unless the image changed mid-run). */
+  cloudInitVersions(image: string): string[];
 }
 
 /** Cases that ran come first (a report is read top down), then the ones that were only skipped. */
@@ -87,6 +89,8 @@ export function matrixGroups(report: RunReport): MatrixGroup[] {
     cells,
     allSkipped: cells.every((c) => c.status === 'skipped'),
     at: (image: string, scenario: string) => cells.find((c) => c.image === image && c.scenario === scenario),
+    cloudInitVersions: (image: string) =>
+      [...new Set(cells.filter((c) => c.image === image).flatMap((c) => (c.result?.cloudInitVersion ? [c.result.cloudInitVersion] : [])))].sort(),
   }));
   return groups.sort((a, b) => Number(a.allSkipped) - Number(b.allSkipped) || a.caseName.localeCompare(b.caseName));
 }

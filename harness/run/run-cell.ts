@@ -9,7 +9,7 @@ import type { InstanceEndpoint } from '../metadata/service.ts';
 import { NETWORK_MODULES, type NetworkAttachment } from '../network/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { FailureExpectation } from '../model/expectations.ts';
-import { CLOUD_INIT_FINISHED, LOGIN_PROMPT_LINE } from '../probes/console-evidence.ts';
+import { CLOUD_INIT_FINISHED, cloudInitVersionOf, LOGIN_PROMPT_LINE } from '../probes/console-evidence.ts';
 import { judgeFromConsole } from '../probes/console-judge.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
@@ -105,6 +105,11 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     // Harness-side failures (lost SSH, a datasource build error): an error result, not a throw.
     recordError(run, err, run.result.stage);
   } finally {
+    // Before the work dir goes: the release the guest ran, from its console (any outcome).
+    if (run.workDir) {
+      const version = cloudInitVersionOf(await readFile(join(run.workDir, 'serial.log'), 'utf8').catch(() => ''));
+      if (version) run.result.cloudInitVersion = version;
+    }
     const failures = await run.cleanup.unwind();
     for (const line of describeFailures(failures)) run.log(`cleanup: ${line}`);
     run.result.timings.totalMs = Date.now() - started;

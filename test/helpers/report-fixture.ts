@@ -41,6 +41,7 @@ export function fixtureReport(artifactsRoot: string): RunReport {
   const base = (id: string) => ({ id, cell: spec(id), accel: { use: 'tcg' as const, reason: 'KVM unusable: probe guest hung' }, artifactsDir: `${artifactsRoot}/${id}`, artifacts: { serial: 'serial.log', 'cloud-init.log': 'cloud-init.log' } });
   const pass: CellResult = {
     ...base('seed-article/debian-12-eni/configdrive-iso9660/static'),
+    cloudInitVersion: '22.4.2',
     outcome: 'pass',
     stage: 'done',
     timings: { process: 10, kernel: 2_000, 'ssh-banner': 70_000, 'ssh-login': 80_000, 'cloud-init': 100_000, totalMs: 112_000 },

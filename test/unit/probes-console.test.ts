@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FailureExpectation } from '../../harness/model/expectations.ts';
-import { CLOUD_INIT_FINISHED, parseConsole } from '../../harness/probes/console-evidence.ts';
+import { CLOUD_INIT_FINISHED, cloudInitVersionOf, parseConsole } from '../../harness/probes/console-evidence.ts';
 import { judgeFromConsole } from '../../harness/probes/console-judge.ts';
 import type { MetadataRequest } from '../../harness/probes/context.ts';
 
@@ -40,6 +40,11 @@ describe('parseConsole on real cloud-init 22.4 consoles', () => {
     // cloud-init still applied its fallback config (DHCP on NIC 1): it brought eth0 up, no route came.
     expect(ev.activations[0]).toContain("Running ['ifup', 'eth0']");
     expect(ev.routes).toEqual([]);
+  });
+
+  it('the cloud-init version from the first stage banner; none on a console without cloud-init', () => {
+    expect(cloudInitVersionOf(NO_ROUTER)).toBe('22.4.2');
+    expect(cloudInitVersionOf('cloudprobe-fixture: init started\ncloudprobe-fixture: ready\n')).toBeUndefined();
   });
 
   it('CLOUD_INIT_FINISHED matches the final message with a real datasource too', () => {

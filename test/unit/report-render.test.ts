@@ -50,8 +50,9 @@ describe('reports', () => {
     expect([...md.matchAll(/^## (.+)$/gm)].map((m) => m[1])).toEqual(['multi-nic', 'seed-article', 'cirros', 'Failures', 'Skipped']);
     const seed = md.slice(md.indexOf('## seed-article'), md.indexOf('## cirros'));
     expect(seed).toContain('| image | configdrive-iso9660 · static | configdrive-vfat · dhcp |');
-    const eniRow = seed.split('\n').find((l) => l.startsWith('| debian-12-eni |'))!;
-    expect(eniRow).toBe('| debian-12-eni | [✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a) |  |');
+    // The release the guest really ran, from its console, beside the image.
+    const eniRow = seed.split('\n').find((l) => l.startsWith('| debian-12-eni (cloud-init 22.4.2) |'))!;
+    expect(eniRow).toBe('| debian-12-eni (cloud-init 22.4.2) | [✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a) |  |');
     expect(seed).toContain('| debian-12-netplan |  | [❌ fail](artifacts/seed-article/debian-12-netplan/configdrive-vfat/dhcp/) |');
     expect(md).toContain('| debian-12-eni | [💥 error](artifacts/multi-nic/debian-12-eni/metadata-openstack/multi-nic-dhcp/) |');
     expect(md).toMatch(/## cirros\n\nAll 1 cells skipped: 1× cirros-0\.6\.3 applies only dhcp/);

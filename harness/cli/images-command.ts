@@ -4,7 +4,9 @@ import { buildImage } from '../images/build.ts';
 import { BuildInterrupted } from '../images/build-processes.ts';
 import { fetchImage } from '../images/download.ts';
 import { listImages, formatImageList } from '../images/list.ts';
+import { DEFAULT_KEYSERVER, KEYSERVER_ENV } from '../images/keyserver.ts';
 import { getManifest } from '../images/manifest.ts';
+import { FETCH_KEY_ENV, KEYRING_ENV } from '../images/signing-key.ts';
 
 /** An interrupt (the CLI's one handler) exits at once, so the exit hooks that remove temp dirs and locks run. */
 function exitOnSignals(): void {
@@ -34,10 +36,19 @@ export function registerImages(program: Command): void {
     .argument('<name>', 'image name, e.g. cirros-0.6.3, ubuntu-24.04')
     .option('--mirror <url>', 'fetch from <url>/<host>/<path> instead of the original URL (the layout `wget -x URL` makes); env CLOUDPROBE_MIRROR')
     .option('--force', 'download again even if a verified copy is cached')
-    .action(async (name: string, opts: { mirror?: string; force?: boolean }) => {
+    .option('--keyring <file>', `key file (binary or armored) holding the signing key the manifest pins (gpg.fingerprint); only that key is used. Else $${KEYRING_ENV}, the manifest's gpg.keyring, <cache>/keys/<FINGERPRINT>.gpg`)
+    .option('--fetch-key', `the host has internet: fetch a missing pinned key from the keyserver ($${KEYSERVER_ENV}, default ${DEFAULT_KEYSERVER}) into <cache>/keys/; env ${FETCH_KEY_ENV}=1`)
+    .action(async (name: string, opts: { mirror?: string; force?: boolean; keyring?: string; fetchKey?: boolean }) => {
       exitOnSignals();
       const manifest = await getManifest(name);
-      const img = await fetchImage(manifest, { mirror: opts.mirror, force: opts.force, log: say, progress: process.stderr.isTTY ? 'tty' : 'lines' });
+      const img = await fetchImage(manifest, {
+        mirror: opts.mirror,
+        force: opts.force,
+        keyring: opts.keyring,
+        fetchKey: opts.fetchKey,
+        log: say,
+        progress: process.stderr.isTTY ? 'tty' : 'lines',
+      });
       process.stdout.write(`${img.path}\n`);
     });
 

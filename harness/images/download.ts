@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../util/errors.ts';
 import { imageCacheDir } from '../util/paths.ts';
-import { needTool } from './build-types.ts';
 import type { LocalImage } from './local-image.ts';
 import { withLock } from './lock.ts';
 import type { ImageManifest, UrlSource } from './manifest.ts';
+import { checkSumsSignature } from './signature.ts';
 import { checkCached, writeSidecar } from './verify.ts';
 
 export interface FetchOptions {
@@ -23,6 +21,12 @@ export interface FetchOptions {
   progress?: 'tty' | 'lines' | 'none';
   /** Attempts for one file; each resumes the partial file with an HTTP Range request. */
   attempts?: number;
+  /** `--keyring FILE`: the key that signs the checksum file (harness/images/signing-key.ts). */
+  keyring?: string;
+  /** `--fetch-key`: a missing pinned key may be fetched from the keyserver into the cache. */
+  fetchKey?: boolean;
+  /** Where CLOUDPROBE_GPG_KEYRING, CLOUDPROBE_FETCH_KEY and CLOUDPROBE_KEYSERVER are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** `$CLOUDPROBE_MIRROR` unless a mirror is given. */
@@ -71,37 +75,34 @@ async function getBytes(url: string): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-/** Checks `sums` against its detached signature with gpgv and the manifest's keyring. */
-async function verifySignature(source: UrlSource, sumsUrl: string, sums: Buffer, mirror: string | undefined, log: (l: string) => void): Promise<void> {
-  const gpg = source.gpg;
-  if (!gpg) return;
-  const pkgHint = gpg.keyring_hint ? ` (${gpg.keyring_hint})` : '';
-  try {
-    await stat(gpg.keyring);
-  } catch {
-    throw new UserError(`cannot check the signature of ${sumsUrl}: keyring ${gpg.keyring} is not available${pkgHint}; install it, or remove gpg: from the manifest to trust the checksum file unsigned`);
-  }
-  const gpgv = await needTool('gpgv', 'checking the checksum signature');
-  const sigUrl = mirrored(gpg.signature_url, mirror);
-  const signature = await getBytes(sigUrl);
-  const tmp = await mkdtemp(join(tmpdir(), 'cloudprobe-gpg-'));
-  try {
-    await writeFile(join(tmp, 'sums'), sums);
-    await writeFile(join(tmp, 'sums.sig'), signature);
-    const r = await execa(gpgv, ['--keyring', gpg.keyring, join(tmp, 'sums.sig'), join(tmp, 'sums')], { reject: false, all: true });
-    if (r.exitCode !== 0) throw new UserError(`signature check of the checksum file failed (gpgv with ${gpg.keyring}):\n${r.all?.trim()}`);
-    log(`signature good (${gpg.keyring})`);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+/** What checking the checksum file's signature needs besides the manifest (see signing-key.ts). */
+export interface DigestOptions {
+  mirror?: string;
+  /** Image cache: where `keys/<FINGERPRINT>.gpg` is looked for. */
+  cacheDir?: string;
+  keyring?: string;
+  fetchKey?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
 }
 
-/** The expected digest: a pinned SHA-256, or read from the (signed) checksum file. */
-export async function expectedDigest(source: UrlSource, mirror: string | undefined, log: (l: string) => void): Promise<Digest> {
+/**
+ * The expected digest: a pinned SHA-256, or read from the checksum file, whose signature (when
+ * the manifest has `gpg:`) is checked with the pinned key before a line of it is believed.
+ */
+export async function expectedDigest(manifest: ImageManifest & { source: UrlSource }, opts: DigestOptions = {}): Promise<Digest> {
+  const source = manifest.source;
   if ('sha256' in source.checksum) return { algo: 'sha256', hex: source.checksum.sha256 };
-  const sumsUrl = mirrored(source.checksum.sums_url, mirror);
+  const log = opts.log ?? (() => {});
+  const sumsUrl = mirrored(source.checksum.sums_url, opts.mirror);
   const sumsBytes = await getBytes(sumsUrl);
-  await verifySignature(source, sumsUrl, sumsBytes, mirror, log);
+  if (source.gpg) {
+    const sigUrl = mirrored(source.gpg.signature_url, opts.mirror);
+    const signature = await getBytes(sigUrl);
+    const keyOpts = { keyring: opts.keyring, fetchKey: opts.fetchKey, cacheDir: opts.cacheDir ?? imageCacheDir(), env: opts.env ?? process.env, log };
+    const keyFile = await checkSumsSignature(manifest.name, source.gpg, { sums: sumsBytes, sumsUrl, signature, sigUrl }, keyOpts);
+    log(`${manifest.name}: signature good, by the pinned key ${source.gpg.fingerprint} (${keyFile})`);
+  }
   const sums = sumsBytes.toString('utf8');
   const name = basename(new URL(source.url).pathname);
   const algo = source.checksum.algo;
@@ -212,7 +213,7 @@ export async function fetchImage(manifest: ImageManifest, opts: FetchOptions = {
   const log = opts.log ?? (() => {});
   const mirror = mirrorFrom(opts);
   const paths = downloadPaths(m, opts.cacheDir);
-  const expected = await expectedDigest(source, mirror, log);
+  const expected = await expectedDigest(m, { mirror, cacheDir: opts.cacheDir, keyring: opts.keyring, fetchKey: opts.fetchKey, env: opts.env, log });
   await mkdir(paths.dir, { recursive: true });
   return withLock(
     paths.lock,

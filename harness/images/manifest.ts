@@ -25,11 +25,27 @@ const ChecksumSchema = z.union([
   z.strictObject({ sums_url: httpUrl, algo: z.enum(['sha256', 'sha512']) }),
 ]);
 
+/**
+ * An OpenPGP v4 fingerprint: 40 hex digits, written with or without the spaces gpg prints
+ * (`D2EB 4462 …`), kept uppercase without spaces so that it compares with gpg's colon output.
+ */
+export const FingerprintSchema = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required: the fingerprint of the one key that may sign the checksum file (40 hex digits)' : 'must be a string of 40 hex digits') })
+  .transform((s) => s.replace(/\s+/g, '').toUpperCase())
+  .pipe(z.string().regex(/^[0-9A-F]{40}$/, 'must be an OpenPGP fingerprint: 40 hex digits (spaces allowed)'));
+
 const GpgSchema = z.strictObject({
   /** Detached signature over the checksum file (e.g. SHA256SUMS.gpg). */
   signature_url: httpUrl,
-  /** Keyring file for gpgv, and where to get it (shown when it is missing). */
+  /**
+   * The one key allowed to sign the checksum file. Pinned because a keyring file is only as
+   * good as where it came from: whichever source supplies the key (harness/images/signing-key.ts)
+   * must hold this fingerprint, and only this key is handed to gpgv.
+   */
+  fingerprint: FingerprintSchema,
+  /** Where the host's package puts the key (one of the places it is looked for). */
   keyring: z.string().min(1),
+  /** Which package ships `keyring`: shown, with the other ways to supply the key, when it is missing. */
   keyring_hint: z.string().optional(),
 });
 
@@ -100,6 +116,7 @@ export const ManifestSchema = z.strictObject({
 export type ImageManifest = z.output<typeof ManifestSchema>;
 export type UrlSource = z.output<typeof UrlSourceSchema>;
 export type BuildSource = z.output<typeof BuildSourceSchema>;
+export type GpgSpec = z.output<typeof GpgSchema>;
 
 export interface Catalog {
   dir: string;

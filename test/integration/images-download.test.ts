@@ -25,18 +25,20 @@ interface Mirror {
   chunkDelayMs: number;
   /** Hold image responses until the checksum file was asked for this many times. */
   holdUntilSums: number;
-  requests: { path: string; range?: string; status: number }[];
+  requests: { path: string; query: string; range?: string; status: number }[];
 }
 
 async function startMirror(): Promise<Mirror> {
   const m: Omit<Mirror, 'server' | 'base'> = { files: new Map(), cutOnce: new Map(), chunkDelayMs: 0, holdUntilSums: 0, requests: [] };
   const server = createServer((req, res) => {
     void (async () => {
-      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      const url = new URL(req.url ?? '/', 'http://x');
+      const path = decodeURIComponent(url.pathname);
+      const query = url.search;
       const body = m.files.get(path);
       const range = req.headers.range;
       if (!body) {
-        m.requests.push({ path, range, status: 404 });
+        m.requests.push({ path, query, range, status: 404 });
         res.writeHead(404).end('not found');
         return;
       }
@@ -46,13 +48,13 @@ async function startMirror(): Promise<Mirror> {
         const r = /^bytes=(\d+)-$/.exec(range);
         start = Number(r?.[1] ?? 0);
         if (start >= body.length) {
-          m.requests.push({ path, range, status: 416 });
+          m.requests.push({ path, query, range, status: 416 });
           res.writeHead(416, { 'Content-Range': `bytes */${body.length}` }).end();
           return;
         }
         status = 206;
       }
-      m.requests.push({ path, range, status });
+      m.requests.push({ path, query, range, status });
       for (let waited = 0; path.endsWith('.qcow2') && waited < 30_000; waited += 50) {
         if (m.requests.filter((r) => r.path.endsWith('SHA256SUMS')).length >= m.holdUntilSums) break;
         await new Promise((r) => setTimeout(r, 50));
@@ -254,65 +256,222 @@ describe('cloudprobe images list', () => {
   });
 });
 
-describe('GPG-signed checksum files (real gpg and gpgv)', () => {
+describe('GPG-signed checksum files (real gpg and gpgv, keys made here)', () => {
   let gnupg: string;
-  let keyring: string;
+  /** The key a test manifest pins (gpg.fingerprint), and another one that is not pinned. */
+  let pinned: string;
+  let other: string;
+  /** Key files: the pinned key alone, the other alone, both in one keyring, the pinned one armored. */
+  const keys = { pinned: '', other: '', both: '', armored: '' };
+  const gpgEnv = () => ({ ...process.env, GNUPGHOME: gnupg });
   const sums = () => mirror.files.get('/dl/SHA256SUMS') as Buffer;
+
+  async function genKey(uid: string): Promise<string> {
+    // Loopback pinentry: an empty passphrase must not depend on a pinentry program being installed.
+    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', uid, 'ed25519', 'sign', 'never'], { env: gpgEnv() });
+    const listed = await execa('gpg', ['--batch', '--with-colons', '--list-keys', uid], { env: gpgEnv() });
+    const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(listed.stdout)?.[1];
+    if (!fpr) throw new Error(`test fixture: no fingerprint for ${uid}:\n${listed.stdout}`);
+    return fpr;
+  }
 
   beforeAll(async () => {
     gnupg = await mkdtemp(join(tmpdir(), 'cloudprobe-gnupg-'));
-    const env = { ...process.env, GNUPGHOME: gnupg };
-    // Loopback pinentry: an empty passphrase must not depend on a pinentry program being installed.
-    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'cloudprobe test <test@example.invalid>', 'ed25519', 'sign', 'never'], { env });
-    keyring = join(gnupg, 'keyring.gpg');
-    await execa('gpg', ['--batch', '--output', keyring, '--export'], { env });
+    pinned = await genKey('cloudprobe pinned test key <pinned@example.invalid>');
+    other = await genKey('cloudprobe other test key <other@example.invalid>');
+    expect(pinned).not.toBe(other);
+    const exp = async (file: string, ...args: string[]) => {
+      await execa('gpg', ['--batch', '--yes', '--output', file, '--export', ...args], { env: gpgEnv() });
+      return file;
+    };
+    keys.pinned = await exp(join(gnupg, 'pinned.gpg'), pinned);
+    keys.other = await exp(join(gnupg, 'other.gpg'), other);
+    keys.both = await exp(join(gnupg, 'both.gpg'), pinned, other);
+    keys.armored = await exp(join(gnupg, 'pinned.asc'), '--armor', pinned);
   });
   afterAll(async () => {
-    await execa('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: gnupg }, reject: false });
+    await execa('gpgconf', ['--kill', 'all'], { env: gpgEnv(), reject: false });
     await rm(gnupg, { recursive: true, force: true });
   });
 
   let signed = 0;
-  async function sign(data: Buffer): Promise<Buffer> {
+  /** A detached signature over `data` by each of `signers` (one signature per key). */
+  async function sign(data: Buffer, ...signers: string[]): Promise<Buffer> {
     // Into a file, not read from stdout: execa strips a final "\n" from output, binary output
     // too, and about one signature in 256 ends in byte 0x0a — gpgv then finds "no signature"
     // (the failure seen once on a new machine, gone on the rerun: a new key, another signature).
     const n = ++signed;
     const [dataFile, sigFile] = [join(gnupg, `data-${n}`), join(gnupg, `data-${n}.sig`)];
-    const env = { ...process.env, GNUPGHOME: gnupg };
     await writeFile(dataFile, data);
-    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--output', sigFile, '--detach-sign', dataFile], { env });
+    const users = (signers.length ? signers : [pinned]).flatMap((k) => ['--local-user', k]);
+    await execa('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...users, '--output', sigFile, '--detach-sign', dataFile], { env: gpgEnv() });
     // The fixture itself must be a good signature over `data`: a failure below is then the harness's.
-    const check = await execa('gpg', ['--batch', '--verify', sigFile, dataFile], { env, reject: false, all: true });
+    const check = await execa('gpg', ['--batch', '--verify', sigFile, dataFile], { env: gpgEnv(), reject: false, all: true });
     if (check.exitCode !== 0) throw new Error(`test fixture: gpg made no good signature: ${check.all}`);
     return readFile(sigFile);
   }
 
-  const gpgBlock = (kr: string) => `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    keyring: ${kr}\n    keyring_hint: from the test-keyring package\n`;
+  /** The manifest pins the generated key: the real Ubuntu fingerprint is checked in the unit tier. */
+  const gpgBlock = (kr: string, fpr = pinned) =>
+    `  gpg:\n    signature_url: ${mirror.base}/dl/SHA256SUMS.gpg\n    fingerprint: ${fpr}\n    keyring: ${kr}\n    keyring_hint: from the test-keyring package\n`;
   const sumsChecksum = () => `    sums_url: ${mirror.base}/dl/SHA256SUMS\n    algo: sha256`;
+  const absent = () => join(work, 'no-such-keyring.gpg');
+  /** No CLOUDPROBE_GPG_KEYRING, CLOUDPROBE_FETCH_KEY or CLOUDPROBE_KEYSERVER of the host's. */
+  const hermetic = (env: NodeJS.ProcessEnv = {}) => ({ cacheDir: cache, env });
+  const imageFetched = () => mirror.requests.some((r) => r.path === '/dl/img.qcow2');
 
-  it('accepts a good signature', async () => {
+  async function refused(name: string, keyring: string, opts: Parameters<typeof fetchImage>[1] = hermetic()): Promise<string> {
+    await addManifest(name, sumsChecksum(), undefined, gpgBlock(keyring));
+    const err = await fetchImage(await getManifest(name, catalog), opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    const msg = (err as Error).message;
+    expect(msg, 'one line').not.toContain('\n');
+    // Refused before the image was asked for, and nothing was cached.
+    expect(imageFetched()).toBe(false);
+    expect(await cacheFiles()).toEqual([]);
+    return msg;
+  }
+
+  it('accepts a good signature by the pinned key from the host keyring', async () => {
     mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
-    await addManifest('t-gpg', sumsChecksum(), undefined, gpgBlock(keyring));
+    await addManifest('t-gpg', sumsChecksum(), undefined, gpgBlock(keys.pinned));
     const lines: string[] = [];
-    const img = await fetchImage(await getManifest('t-gpg', catalog), { cacheDir: cache, log: (l) => lines.push(l) });
+    const img = await fetchImage(await getManifest('t-gpg', catalog), { ...hermetic(), log: (l) => lines.push(l) });
     expect(sha256(await readFile(img.path as string))).toBe(sha256(image));
-    expect(lines.join('\n')).toMatch(/signature good/);
+    expect(lines.join('\n')).toContain(`t-gpg: signature good, by the pinned key ${pinned} (${keys.pinned})`);
   });
 
   it('refuses a checksum file whose signature does not match, before downloading the image', async () => {
     mirror.files.set('/dl/SHA256SUMS.gpg', await sign(Buffer.from('a different checksum file\n')));
-    await addManifest('t-gpg-bad', sumsChecksum(), undefined, gpgBlock(keyring));
-    await expect(fetchImage(await getManifest('t-gpg-bad', catalog), { cacheDir: cache })).rejects.toThrow(/signature check of the checksum file failed \(gpgv/);
-    expect(mirror.requests.some((r) => r.path === '/dl/img.qcow2')).toBe(false);
-    expect(await cacheFiles()).toEqual([]);
+    const msg = await refused('t-gpg-bad', keys.pinned);
+    expect(msg).toMatch(/signature check of the checksum file failed \(gpgv with the pinned key [0-9A-F]{40} from .*pinned\.gpg \(from the host keyring\)\): BAD signature/);
   });
 
-  it('says clearly when the keyring is not available, naming its package', async () => {
+  it('refuses a key file that holds another key, naming the file and both fingerprints', async () => {
+    mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums(), other));
+    const msg = await refused('t-gpg-wrongkey', keys.other);
+    expect(msg).toBe(`t-gpg-wrongkey: keyring ${keys.other} (from the host keyring) does not hold the pinned signing key: expected ${pinned}, found ${other}`);
+  });
+
+  it('refuses when no source has the key, naming every way to supply it', async () => {
     mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
-    await addManifest('t-gpg-nokey', sumsChecksum(), undefined, gpgBlock(join(work, 'no-such-keyring.gpg')));
-    await expect(fetchImage(await getManifest('t-gpg-nokey', catalog), { cacheDir: cache })).rejects.toThrow(
-      /keyring .*no-such-keyring\.gpg is not available \(from the test-keyring package\)/,
-    );
+    const msg = await refused('t-gpg-nokey', absent());
+    expect(msg).toContain(`t-gpg-nokey: no key to check the checksum signature with (the pinned ${pinned})`);
+    expect(msg).toContain('--keyring FILE or CLOUDPROBE_GPG_KEYRING=FILE');
+    expect(msg).toContain(`install ${absent()} (absent here: from the test-keyring package)`);
+    expect(msg).toContain(`put it at ${join(cache, 'keys', `${pinned}.gpg`)}`);
+    expect(msg).toMatch(/--fetch-key or CLOUDPROBE_FETCH_KEY=1/);
+    // Not opted in: the keyserver (this mirror, here) was not asked.
+    expect(mirror.requests.some((r) => r.path === '/pks/lookup')).toBe(false);
+  });
+
+  it('a keyring with the pinned key and another: a signature by the other key is refused', async () => {
+    mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums(), other));
+    const msg = await refused('t-gpg-otherkey', keys.both);
+    expect(msg).toBe(`t-gpg-otherkey: ${mirror.base}/dl/SHA256SUMS.gpg is signed by ${other}, not by the pinned key ${pinned} (the only key trusted, from ${keys.both} (from the host keyring))`);
+  });
+
+  it('the same keyring passes a signature by the pinned key, also next to a signature by the other', async () => {
+    mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums(), pinned, other));
+    await addManifest('t-gpg-both', sumsChecksum(), undefined, gpgBlock(keys.both));
+    const img = await fetchImage(await getManifest('t-gpg-both', catalog), hermetic());
+    expect(sha256(await readFile(img.path as string))).toBe(sha256(image));
+    // Two signatures, gpgv given only the pinned key (the other's signature cannot be checked,
+    // gpgv exits 2): still good, as the status lines say. A signed file may carry several.
+    await rm(join(cache, 't-gpg-both'), { recursive: true });
+    await addManifest('t-gpg-two', sumsChecksum(), undefined, gpgBlock(keys.pinned));
+    await fetchImage(await getManifest('t-gpg-two', catalog), hermetic());
+  });
+
+  it('takes --keyring and CLOUDPROBE_GPG_KEYRING before the host keyring, armored files too', async () => {
+    mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
+    await addManifest('t-gpg-given', sumsChecksum(), undefined, gpgBlock(keys.other));
+    const m = await getManifest('t-gpg-given', catalog);
+    const lines: string[] = [];
+    await fetchImage(m, { ...hermetic({ CLOUDPROBE_GPG_KEYRING: keys.other }), keyring: keys.armored, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`(${keys.armored})`);
+    await rm(join(cache, 't-gpg-given'), { recursive: true });
+    await fetchImage(m, { ...hermetic({ CLOUDPROBE_GPG_KEYRING: keys.both }), log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`(${keys.both})`);
+  });
+
+  it('uses a copy in <cache>/keys/<FINGERPRINT>.gpg when the host has none', async () => {
+    mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
+    await mkdir(join(cache, 'keys'), { recursive: true });
+    await writeFile(join(cache, 'keys', `${pinned}.gpg`), await readFile(keys.pinned));
+    await addManifest('t-gpg-cached', sumsChecksum(), undefined, gpgBlock(absent()));
+    const lines: string[] = [];
+    await fetchImage(await getManifest('t-gpg-cached', catalog), { ...hermetic(), log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain(`(${join(cache, 'keys', `${pinned}.gpg`)})`);
+  });
+
+  describe('the keyserver, only on an opt-in (here: this loopback mirror as an HKP server)', () => {
+    const hkp = () => ({ CLOUDPROBE_KEYSERVER: mirror.base });
+    const lookups = () => mirror.requests.filter((r) => r.path === '/pks/lookup');
+
+    it('with --fetch-key: fetches the pinned key, caches it alone, and checks with it', async () => {
+      mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
+      // The answer holds both keys: only the pinned one may end up in the cache.
+      mirror.files.set('/pks/lookup', await readFile(keys.both));
+      await addManifest('t-gpg-fetch', sumsChecksum(), undefined, gpgBlock(absent()));
+      const img = await fetchImage(await getManifest('t-gpg-fetch', catalog), { ...hermetic(hkp()), fetchKey: true });
+      expect(sha256(await readFile(img.path as string))).toBe(sha256(image));
+      expect(lookups().map((r) => r.query)).toEqual([`?op=get&options=mr&search=0x${pinned}`]);
+      const cached = join(cache, 'keys', `${pinned}.gpg`);
+      const shown = await execa('gpg', ['--batch', '--with-colons', '--show-keys', cached], { env: gpgEnv() });
+      expect([...shown.stdout.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((x) => x[1])).toEqual([pinned]);
+      // Cached now: the next fetch asks no keyserver, even with the opt-in gone.
+      await rm(join(cache, 't-gpg-fetch'), { recursive: true });
+      await fetchImage(await getManifest('t-gpg-fetch', catalog), hermetic(hkp()));
+      expect(lookups()).toHaveLength(1);
+    });
+
+    it('without the opt-in it asks no keyserver; CLOUDPROBE_FETCH_KEY=1 is the opt-in too', async () => {
+      mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
+      mirror.files.set('/pks/lookup', await readFile(keys.pinned));
+      const msg = await refused('t-gpg-nofetch', absent(), hermetic(hkp()));
+      expect(msg).toContain(`fetch it from ${mirror.base} with --fetch-key`);
+      expect(lookups()).toHaveLength(0);
+      await fetchImage(await getManifest('t-gpg-nofetch', catalog), hermetic({ ...hkp(), CLOUDPROBE_FETCH_KEY: '1' }));
+      expect(lookups()).toHaveLength(1);
+    });
+
+    it('refuses a keyserver answer without the pinned key and caches nothing', async () => {
+      mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums(), other));
+      mirror.files.set('/pks/lookup', await readFile(keys.other));
+      const msg = await refused('t-gpg-badfetch', absent(), { ...hermetic(hkp()), fetchKey: true });
+      expect(msg).toBe(`${mirror.base}/pks/lookup?op=get&options=mr&search=0x${pinned} answered with ${other}, not the pinned key ${pinned}; nothing was cached`);
+    });
+  });
+
+  describe('cloudprobe images fetch (the CLI)', () => {
+    let tmp: string;
+    beforeEach(async () => {
+      tmp = join(work, 'tmp');
+      await mkdir(tmp);
+    });
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const base: NodeJS.ProcessEnv = { ...process.env, CLOUDPROBE_IMAGES_DIR: catalog, CLOUDPROBE_IMAGE_CACHE: cache, TMPDIR: tmp };
+      for (const k of ['CLOUDPROBE_GPG_KEYRING', 'CLOUDPROBE_FETCH_KEY', 'CLOUDPROBE_KEYSERVER']) delete base[k];
+      return execa(process.execPath, ['bin/cloudprobe.js', 'images', 'fetch', ...args], { env: { ...base, ...env }, reject: false, all: true });
+    };
+
+    it('--keyring FILE supplies the key; a wrong CLOUDPROBE_GPG_KEYRING is one line, no stack; temp dirs are gone', async () => {
+      mirror.files.set('/dl/SHA256SUMS.gpg', await sign(sums()));
+      await addManifest('t-gpg-cli', sumsChecksum(), undefined, gpgBlock(absent()));
+      const wrong = await cli(['t-gpg-cli'], { CLOUDPROBE_GPG_KEYRING: keys.other });
+      expect(wrong.exitCode, wrong.all).toBe(2);
+      expect(wrong.stderr.trim()).toBe(`cloudprobe: t-gpg-cli: keyring ${keys.other} (from $CLOUDPROBE_GPG_KEYRING) does not hold the pinned signing key: expected ${pinned}, found ${other}`);
+      const missing = await cli(['t-gpg-cli']);
+      expect(missing.exitCode, missing.all).toBe(2);
+      // One line (execa drops its final newline), no stack trace.
+      expect(missing.stderr).toMatch(/^cloudprobe: t-gpg-cli: no key to check the checksum signature with [^\n]*--fetch-key[^\n]*$/);
+      const ok = await cli(['t-gpg-cli', '--keyring', keys.pinned], { CLOUDPROBE_GPG_KEYRING: keys.other });
+      expect(ok.exitCode, ok.all).toBe(0);
+      expect(ok.stdout.trim()).toBe(join(cache, 't-gpg-cli', 'img.qcow2'));
+      expect(ok.stderr).toContain(`signature good, by the pinned key ${pinned} (${keys.pinned})`);
+      // Every private GnuPG home and copy was removed, on the failures too.
+      expect(await readdir(tmp)).toEqual([]);
+    });
   });
 });

@@ -69,7 +69,7 @@ describe('manifest errors', () => {
     dir = await mkdtemp(join(tmpdir(), 'cloudprobe-cat-'));
     await writeFile(
       join(dir, 'sig.yaml'),
-      ['name: sig', 'description: x', 'source:', '  kind: url', '  url: https://example.invalid/x.img', '  checksum:', `    sha256: ${'a'.repeat(64)}`, '  gpg:', '    signature_url: https://example.invalid/SUMS.gpg', '    keyring: /k.gpg', 'format: qcow2', 'boot: {type: bios-disk}', 'default_user: u', 'min_ram_mib: 64', 'nic_naming: eth0', 'network_renderer: none', ''].join('\n'),
+      ['name: sig', 'description: x', 'source:', '  kind: url', '  url: https://example.invalid/x.img', '  checksum:', `    sha256: ${'a'.repeat(64)}`, '  gpg:', '    signature_url: https://example.invalid/SUMS.gpg', `    fingerprint: ${'A'.repeat(40)}`, '    keyring: /k.gpg', 'format: qcow2', 'boot: {type: bios-disk}', 'default_user: u', 'min_ram_mib: 64', 'nic_naming: eth0', 'network_renderer: none', ''].join('\n'),
     );
     await expect(loadCatalog(dir)).rejects.toThrow(/sig\.yaml:9:\d+: source\.gpg: gpg signs a checksum file: it needs checksum\.sums_url/);
   });

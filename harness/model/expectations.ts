@@ -36,7 +36,11 @@ export interface Expectations {
   /** Paths the guest must have fetched from the metadata service (metadata runs only). */
   metadataRequests?: string[];
   /** cloud-init status must be done with no errors; recoverable errors matching these are tolerated. */
-  cleanBoot?: { allowedRecoverable?: string[] };
+  cleanBoot?: {
+    allowedRecoverable?: string[];
+    /** Deprecated user-data keys: listed as warnings (default), or a failure of user-data-schema. */
+    deprecations?: 'warn' | 'fail';
+  };
   /** Neutron cells with a metadata service: the proxy the guest's requests must come by. */
   metadataPath?: MetadataPathExpectation;
   failure?: FailureExpectation;

@@ -12,6 +12,7 @@ export const PROBE_NAMES = [
   'nic-mode',
   'multi-nic',
   'clean-boot',
+  'user-data-schema',
   'datasource',
   'metadata-requests',
   'metadata-path',

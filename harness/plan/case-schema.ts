@@ -48,7 +48,18 @@ const excludeEntry = z
 const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'must be a MAC address');
 
 const cleanBootSchema = z
-  .union([z.literal(false), z.object({ allowed_recoverable: z.array(z.string()).default([]) }).strict()])
+  .union([
+    z.literal(false),
+    z
+      .object({
+        allowed_recoverable: z.array(z.string()).default([]),
+        deprecations: z
+          .enum(['warn', 'fail'])
+          .default('warn')
+          .describe('deprecated user-data keys: warn (listed by user-data-schema, which still passes) or fail'),
+      })
+      .strict(),
+  ])
   .describe('false turns the check off');
 
 const failureSchema = z
@@ -88,7 +99,7 @@ const expectFields = {
   metadata_requests: z.array(z.string().startsWith('/')).optional().describe('checked on metadata-service cells only'),
   failure: failureSchema.optional(),
 };
-const expectSchema = z.object({ ...expectFields, clean_boot: cleanBootSchema.default({ allowed_recoverable: [] }) }).strict();
+const expectSchema = z.object({ ...expectFields, clean_boot: cleanBootSchema.default({ allowed_recoverable: [], deprecations: 'warn' }) }).strict();
 /** A layout's `expect`: replaces the case's fields it names (e.g. `failure` for a scenario meant to fail). */
 const expectOverrideSchema = z.object({ ...expectFields, clean_boot: cleanBootSchema.optional() }).strict();
 export type CaseExpectOverride = z.output<typeof expectOverrideSchema>;

@@ -84,7 +84,7 @@ function expectationsFor(e: CaseExpect, datasource: DatasourceKind, nics: Nic[],
     if (requests) out.metadataRequests = [...requests];
     if (extra.metadataPath) out.metadataPath = extra.metadataPath;
   }
-  if (e.clean_boot !== false) out.cleanBoot = { allowedRecoverable: e.clean_boot.allowed_recoverable };
+  if (e.clean_boot !== false) out.cleanBoot = { allowedRecoverable: e.clean_boot.allowed_recoverable, deprecations: e.clean_boot.deprecations };
   return out;
 }
 

@@ -5,6 +5,11 @@ export function logProblems(log: string): string[] {
   return log.split('\n').filter((l) => /\[(WARNING|ERROR|CRITICAL)\]|\b(WARNING|ERROR|CRITICAL)\b: /.test(l) || / - \S+\[(WARNING|ERROR|CRITICAL)\]: /.test(l));
 }
 
+/** A deprecation notice, in 25.x's status JSON (`DEPRECATED: …`) or 22.4's log lines. */
+export function isDeprecation(message: string): boolean {
+  return /^DEPRECATED: |Deprecated cloud-config provided|\bDEPRECAT(ED|ION)\b/.test(message);
+}
+
 function listOf(v: unknown): string[] {
   if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
   if (v && typeof v === 'object') return Object.entries(v).flatMap(([level, msgs]) => listOf(msgs).map((m) => `${level}: ${m}`));
@@ -42,11 +47,16 @@ export const probeCleanBoot = defineProbe('clean-boot', {
       recoverable = logProblems(log.stdout);
       source = 'WARNING/ERROR lines in /var/log/cloud-init.log';
     }
+    // Deprecated user-data keys are user-data-schema's to judge (warn or fail, as the case says):
+    // 25.x lists them as recoverable errors of level DEPRECATED, 22.4 logs them as WARNINGs.
+    const deprecations = recoverable.filter(isDeprecation);
+    recoverable = recoverable.filter((r) => !isDeprecation(r));
     const allowed = (exp.allowedRecoverable ?? []).map((p) => new RegExp(p));
     const unexpected = recoverable.filter((r) => !allowed.some((a) => a.test(r)));
     if (unexpected.length) problems.push(`unexpected recoverable errors (${source}): ${unexpected.slice(0, 5).join(' | ')}${unexpected.length > 5 ? ` (+${unexpected.length - 5} more)` : ''}`);
-    const observed = { status, errors, recoverable, exitCodeAtBoot: ctx.cloudInitStatus?.exitCode };
-    return judge(problems, `status done, no errors, ${recoverable.length} recoverable (all allowed)`, { expected: exp, observed });
+    const observed = { status, extendedStatus: json?.extended_status, errors, recoverable, deprecations, exitCodeAtBoot: ctx.cloudInitStatus?.exitCode };
+    const aside = deprecations.length ? `; ${deprecations.length} deprecation message(s) left to user-data-schema` : '';
+    return judge(problems, `status done, no errors, ${recoverable.length} recoverable (all allowed)${aside}`, { expected: exp, observed });
   },
 });
 

@@ -24,6 +24,38 @@ export function cloudInitVersionOf(raw: string): string | undefined {
   return CLOUD_INIT_VERSION.exec(raw)?.[1];
 }
 
+/** A cloud-init stage that crashed, as its console shows it: the stage, the exception, the traceback. */
+export interface CloudInitCrash {
+  stage: string;
+  /** The exception line and what follows it up to the dashed rule (command, exit code, stderr). */
+  exception: string;
+  traceback: string;
+}
+
+/**
+ * cloud-init's "failed run of stage <name>" block on the console: the traceback between the two
+ * dashed rules. The first crash is returned (later stages often fail because of it).
+ */
+export function cloudInitCrashOf(raw: string): CloudInitCrash | undefined {
+  const lines = cleanConsole(raw).split('\n').map((l) => l.replace(/^\[\s*\d+\.\d+\]\s+/, '').replace(/^cloud-init\[\d+\]:\s?/, ''));
+  const at = lines.findIndex((l) => /failed run of stage (\S+)/.test(l));
+  if (at < 0) return undefined;
+  const stage = /failed run of stage (\S+)/.exec(lines[at]!)![1]!;
+  const block: string[] = [];
+  let rules = 0;
+  for (const l of lines.slice(at + 1, at + 400)) {
+    if (/^-{20,}$/.test(l.trim())) {
+      if (++rules === 2) break;
+      continue;
+    }
+    if (rules === 1) block.push(l);
+  }
+  // The exception: the first unindented line after the traceback's frames.
+  const first = block.findIndex((l, i) => i > 0 && !/^\s/.test(l) && !/^Traceback/.test(l));
+  const exception = (first >= 0 ? block.slice(first) : block.slice(-1)).join('\n').trim();
+  return { stage, exception, traceback: block.join('\n') };
+}
+
 /** One row of a "Net device info" table (IPv4 and IPv6 rows are separate; '.' marks "none"). */
 export interface ConsoleNetRow {
   device: string;

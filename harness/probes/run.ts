@@ -6,6 +6,7 @@ import { probeEtcHosts, probeHostname } from './identity.ts';
 import { probeMetadataPath, probeMetadataRequests } from './metadata.ts';
 import { probeMultiNic, probeNicMode } from './network.ts';
 import { probeRuncmd, probeTimezone } from './system.ts';
+import { probeUserDataSchema } from './user-data-schema.ts';
 import { PROBE_NAMES, type ProbeName, type ProbeVerdict } from '../model/probe.ts';
 
 /** Every probe, each declared with defineProbe (harness/probes/define.ts). */
@@ -19,6 +20,7 @@ export const PROBES: Record<ProbeName, ProbeFn> = {
   'nic-mode': probeNicMode,
   'multi-nic': probeMultiNic,
   'clean-boot': probeCleanBoot,
+  'user-data-schema': probeUserDataSchema,
   datasource: probeDatasource,
   'metadata-requests': probeMetadataRequests,
   'metadata-path': probeMetadataPath,

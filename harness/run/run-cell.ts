@@ -9,7 +9,8 @@ import type { InstanceEndpoint } from '../metadata/service.ts';
 import { NETWORK_MODULES, type NetworkAttachment } from '../network/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { FailureExpectation } from '../model/expectations.ts';
-import { CLOUD_INIT_FINISHED, cloudInitVersionOf, LOGIN_PROMPT_LINE } from '../probes/console-evidence.ts';
+import { CLOUD_INIT_FINISHED, cloudInitCrashOf, cloudInitVersionOf, LOGIN_PROMPT_LINE } from '../probes/console-evidence.ts';
+import type { ProbeVerdict } from '../model/probe.ts';
 import { judgeFromConsole } from '../probes/console-judge.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
@@ -100,6 +101,7 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
     } else {
       const vm = await boot(run, prepared);
       if (vm) await probe(run, prepared, vm);
+      else await judgeCrash(run, prepared);
     }
   } catch (err) {
     // Harness-side failures (lost SSH, a datasource build error): an error result, not a throw.
@@ -280,6 +282,27 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   if (held?.sshCommand) result.kept = { sshCommand: held.sshCommand, workDir: run.workDir };
   result.stage = 'done';
   result.timings.done = Date.now() - vm.qemu.startedAt;
+}
+
+/**
+ * A boot that never got to its probes may still have shown why: when the console holds a cloud-init
+ * stage's traceback, that is a failure seen in the guest (clean-boot fails with it), not only a
+ * stage the harness could not reach. The stage error stays recorded beside it.
+ */
+async function judgeCrash(run: CellRun, p: Prepared): Promise<void> {
+  const crash = cloudInitCrashOf(await readFile(p.spec.serialLog, 'utf8').catch(() => ''));
+  if (!crash) return;
+  const first = crash.exception.split('\n')[0]!;
+  const verdict = {
+    probe: 'clean-boot' as const,
+    status: 'fail' as const,
+    summary: `cloud-init's ${crash.stage} stage failed (serial console): ${first}`,
+    observed: { stage: crash.stage, exception: crash.exception },
+    evidence: { 'console: cloud-init traceback': crash.traceback },
+  };
+  run.result.verdicts = JSON.parse(run.artifacts.redact(JSON.stringify([verdict]))) as ProbeVerdict[];
+  run.result.outcome = 'fail';
+  await run.artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(run.result.verdicts, null, 2)}\n`);
 }
 
 const CONSOLE_HINT =

@@ -34,7 +34,7 @@ describe('case files', () => {
     const c = parseCase(GOOD, 'cases/x.yaml');
     expect(c.name).toBe('demo');
     expect(c.spec.datasources[1]).toEqual({ kind: 'metadata-ec2', imdsv2: 'required' });
-    expect(c.spec.expect.clean_boot).toEqual({ allowed_recoverable: [] });
+    expect(c.spec.expect.clean_boot).toEqual({ allowed_recoverable: [], deprecations: 'warn' });
     expect(c.locate(['networks', 1])).toBe('cases/x.yaml:4:18');
   });
 

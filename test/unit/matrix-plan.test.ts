@@ -119,7 +119,7 @@ describe('planner', () => {
     expect(cirros.instance.user_data).toContain('name: "cirros"');
     expect(deb.expectations.passwordLogin).toEqual([{ user: 'ubuntu', password: creds.password }]);
     expect(deb.expectations.authorizedKeys).toEqual([{ user: 'root', keys: [creds.sshPublicKey] }]);
-    expect(deb.expectations.cleanBoot).toEqual({ allowedRecoverable: [] });
+    expect(deb.expectations.cleanBoot).toEqual({ allowedRecoverable: [], deprecations: 'warn' });
     expect(deb.secrets).toEqual([creds.password, 'AdminPassw0rd']);
     expect(JSON.stringify(plan.cells)).not.toContain('${');
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FailureExpectation } from '../../harness/model/expectations.ts';
-import { CLOUD_INIT_FINISHED, cloudInitVersionOf, parseConsole } from '../../harness/probes/console-evidence.ts';
+import { CLOUD_INIT_FINISHED, cloudInitCrashOf, cloudInitVersionOf, parseConsole } from '../../harness/probes/console-evidence.ts';
 import { judgeFromConsole } from '../../harness/probes/console-judge.ts';
 import type { MetadataRequest } from '../../harness/probes/context.ts';
 
@@ -45,6 +45,15 @@ describe('parseConsole on real cloud-init 22.4 consoles', () => {
   it('the cloud-init version from the first stage banner; none on a console without cloud-init', () => {
     expect(cloudInitVersionOf(NO_ROUTER)).toBe('22.4.2');
     expect(cloudInitVersionOf('cloudprobe-fixture: init started\ncloudprobe-fixture: ready\n')).toBeUndefined();
+  });
+
+  it("finds a crashed stage: cloud-init 22.4's EC2 datasource on a neutron network (init stage, route already there)", () => {
+    const crash = cloudInitCrashOf(fixture('ec2-neutron-init-crash'));
+    expect(crash?.stage).toBe('init');
+    expect(crash?.exception.split('\n')[0]).toBe('cloudinit.subp.ProcessExecutionError: Unexpected error while running command.');
+    expect(crash?.exception).toContain('Stderr: RTNETLINK answers: File exists');
+    expect(crash?.traceback).toMatch(/_bringup_static_routes/);
+    expect(cloudInitCrashOf(NO_ROUTER)).toBeUndefined();
   });
 
   it('CLOUD_INIT_FINISHED matches the final message with a real datasource too', () => {

@@ -129,6 +129,7 @@ describe('a probe that cannot run gives error, never fail', () => {
       'nic-mode': 'error',
       'multi-nic': 'error',
       'clean-boot': 'error',
+      'user-data-schema': 'error',
       datasource: 'error',
       'metadata-requests': 'n/a',
       'metadata-path': 'n/a',

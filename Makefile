@@ -44,9 +44,12 @@ lint: setup
 typecheck: setup
 	npx tsc --noEmit
 
+# The offline images: cloud-init 22.4 (bookworm: ENI and netplan), 25.1 (trixie), 26.2 (sid).
 image: deps setup
 	npx cloudprobe images build debian-12-eni
 	npx cloudprobe images build debian-12-netplan
+	npx cloudprobe images build debian-13-netplan
+	npx cloudprobe images build debian-sid-netplan
 
 # Unit + integration + a small e2e tier (a few real VM boots). Results also land in
 # $(REPORT_DIR)/vitest.json, which .ci/run turns into its summary line.

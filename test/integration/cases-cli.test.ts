@@ -70,8 +70,8 @@ describe('cloudprobe run', () => {
     expect(two.length).toBeGreaterThan(0);
     expect([...one, ...two].sort()).toEqual([...all].sort());
     expect(new Set([...one, ...two]).size).toBe(all.length);
-    // The default (offline-image) matrix is the seed article, multi-NIC, EC2 and neutron cases on the Debian images.
-    const offline = all.filter((id) => /\/debian-12-(eni|netplan)\//.test(id));
+    // The default (offline-image) matrix: the seed article (on three cloud-init releases, and verbatim), multi-NIC, EC2 and neutron cases on the Debian images.
+    const offline = all.filter((id) => /\/debian-(12-eni|12-netplan|13-netplan|sid-netplan)\//.test(id));
     expect(offline.sort()).toEqual([
       'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/dhcp',
       'ec2/debian-12-eni/metadata-ec2-imdsv2-optional/multi-nic-dhcp',
@@ -90,6 +90,15 @@ describe('cloudprobe run', () => {
       'seed-article/debian-12-eni/metadata-openstack/dhcp',
       'seed-article/debian-12-netplan/configdrive-iso9660/static',
       'seed-article/debian-12-netplan/configdrive-vfat/dhcp',
+      'seed-article/debian-13-netplan/configdrive-iso9660/static',
+      'seed-article/debian-13-netplan/configdrive-vfat/dhcp',
+      'seed-article/debian-13-netplan/metadata-openstack/dhcp',
+      'seed-article/debian-sid-netplan/configdrive-iso9660/static',
+      'seed-article/debian-sid-netplan/configdrive-vfat/dhcp',
+      'seed-article/debian-sid-netplan/metadata-openstack/dhcp',
+      'seed-verbatim/debian-12-eni/configdrive-iso9660/dhcp',
+      'seed-verbatim/debian-13-netplan/configdrive-iso9660/dhcp',
+      'seed-verbatim/debian-sid-netplan/configdrive-iso9660/dhcp',
     ]);
     expect(existsSync(marker())).toBe(false);
   });

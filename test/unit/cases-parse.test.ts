@@ -89,7 +89,7 @@ describe('case files', () => {
 
   it('every shipped case in cases/ is valid', async () => {
     const cases = await loadCases(['cases']);
-    expect(cases.map((c) => c.name).sort()).toEqual(['cirros', 'ec2', 'multi-nic', 'neutron', 'seed-article', 'ubuntu']);
+    expect(cases.map((c) => c.name).sort()).toEqual(['cirros', 'ec2', 'multi-nic', 'neutron', 'seed-article', 'seed-verbatim', 'ubuntu']);
   });
 
   it('cases/case.schema.json is the current JSON Schema (regenerate: npx cloudprobe schema case > cases/case.schema.json)', async () => {

@@ -29,8 +29,11 @@ export interface SchemaReport {
 // A config path at the start of an item: lowercase keys, dots and [n] indexes, then ": ".
 const ITEM = /(?:^|, )([a-z][a-z0-9_]*(?:\.[a-z0-9_]+|\[\d+\])*): /g;
 
-function replacementIn(message: string): string | undefined {
-  return /Use \*\*([\w.]+)\*\*/.exec(message)?.[1] ?? /Use ``([\w.]+)``/.exec(message)?.[1];
+// Where 22.4's message names no replacement, the one later releases name for the same key.
+const LATER_RELEASES_SAY: Record<string, string> = { 'chpasswd.list': 'users' };
+
+function replacementIn(key: string, message: string): string | undefined {
+  return /Use \*\*([\w.]+)\*\*/.exec(message)?.[1] ?? /Use ``([\w.]+)``/.exec(message)?.[1] ?? LATER_RELEASES_SAY[key];
 }
 
 /** The "key: message, key: message" list after a "Cloud config schema …:" label. */
@@ -40,7 +43,7 @@ export function splitFindings(list: string): SchemaFinding[] {
     const from = m.index + m[0].length;
     const to = i + 1 < starts.length ? starts[i + 1]!.index : list.length;
     const message = list.slice(from, to).trim();
-    const replacement = replacementIn(message);
+    const replacement = replacementIn(m[1]!, message);
     return { key: m[1]!, message, ...(replacement ? { replacement } : {}) };
   });
 }

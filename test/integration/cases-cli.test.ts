@@ -85,6 +85,7 @@ describe('cloudprobe run', () => {
       'neutron/debian-12-eni/metadata-openstack/l3-agent-no-router',
       'neutron/debian-12-eni/metadata-openstack/no-dhcp-metadata',
       'neutron/debian-12-eni/metadata-openstack/two-networks',
+      'neutron/debian-13-netplan/metadata-ec2-imdsv2-optional/two-networks-ec2',
       'seed-article/debian-12-eni/configdrive-iso9660/static',
       'seed-article/debian-12-eni/configdrive-vfat/dhcp',
       'seed-article/debian-12-eni/metadata-openstack/dhcp',

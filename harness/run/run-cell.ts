@@ -59,7 +59,8 @@ interface Prepared {
 
 /**
  * Runs one matrix cell in named phases — prepare (work dir, image, datasource, network), boot
- * (QEMU, staged readiness), probe (verdicts, guest artifacts, inspect/hold) — each registering
+ * (QEMU, staged readiness), probe (verdicts, guest artifacts, inspect/hold), or for a cell meant
+ * to fail, boot to the kernel and judge from the console — each registering
  * its teardown on the cell's cleanup stack as it sets something up; the stack unwinds in reverse
  * at the end, whatever happened. Never throws for a guest's failure: the result says which stage
  * failed and why. Throws only for harness bugs.

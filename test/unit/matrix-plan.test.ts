@@ -170,3 +170,19 @@ expect: { hostname: ec2 }
     expect(plan.cells.map((c) => c.id).sort()).toEqual(['ec2/cirros/metadata-ec2-imdsv2-optional/dhcp', 'ec2/deb/metadata-ec2-imdsv2-optional/dhcp']);
   });
 });
+
+describe('the shipped Cirros case on the shipped Cirros profile', () => {
+  it("expects what Cirros does: every NIC by DHCP on EC2, its own datasource name, no fqdn check", async () => {
+    const { getManifest } = await import('../../harness/images/manifest.ts');
+    const { loadCases } = await import('../../harness/plan/case-file.ts');
+    const cirros = await getManifest('cirros-0.6.3');
+    expect(cirros.capabilities).toMatchObject({ dhcp_every_nic: true, datasource_source: 'cirros', resolves_fqdn: false });
+    // As if the image were cached (a local mirror copy): the plan only needs the manifest.
+    const plan = await planCases(await loadCases(['cases/cirros.yaml']), (n) => (n === 'cirros-0.6.3' ? { manifest: cirros } : undefined), creds);
+    const ec2Multi = plan.cells.find((c) => c.id === 'cirros/cirros-0.6.3/metadata-ec2/multi-nic-dhcp');
+    expect(ec2Multi?.expectations.nics?.map((n) => n.mode)).toEqual(['dhcp', 'dhcp']);
+    expect(plan.cells.find((c) => c.id === 'cirros/cirros-0.6.3/configdrive-iso9660/dhcp')?.expectations.datasource).toBe('ConfigDrive');
+    // Static cells are skipped with the reason: Cirros applies only DHCP.
+    expect(plan.skipped.filter((s) => s.network === 'static').length).toBeGreaterThan(0);
+  });
+});

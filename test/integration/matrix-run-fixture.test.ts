@@ -134,6 +134,11 @@ describe('cloudprobe run on real VMs (fixture image)', () => {
     const results = JSON.parse(await readFile(join(reports, 'results.json'), 'utf8'));
     expect(results.results[0].outcome).toBe('fail');
     expect(results.results[0].kept.sshCommand).toBe(kept);
+    // A held VM's work dir is kept for the person debugging it (its console, its config drive);
+    // the test is that person here: it checks it was kept, then removes it.
+    const keptDir = results.results[0].kept.workDir as string;
+    expect(existsSync(join(keptDir, 'serial.log'))).toBe(true);
+    await rm(keptDir, { recursive: true, force: true });
     // One owner of teardown: one interrupt notice, no second handler racing it, no failed undo,
     // and the held cell still collected its console log after Ctrl-C ended the hold.
     expect(r.stderr.match(/SIGINT: stopping/g), r.all).toHaveLength(1);

@@ -37,7 +37,7 @@ export interface CloudInitCrash {
  * dashed rules. The first crash is returned (later stages often fail because of it).
  */
 export function cloudInitCrashOf(raw: string): CloudInitCrash | undefined {
-  const lines = cleanConsole(raw).split('\n').map((l) => l.replace(/^\[\s*\d+\.\d+\]\s+/, '').replace(/^cloud-init\[\d+\]:\s?/, ''));
+  const lines = cleanConsole(raw).split('\n').map(stripPrefixes);
   const at = lines.findIndex((l) => /failed run of stage (\S+)/.test(l));
   if (at < 0) return undefined;
   const stage = /failed run of stage (\S+)/.exec(lines[at]!)![1]!;
@@ -109,9 +109,12 @@ export const LOGIN_PROMPT_LINE = /^[A-Za-z0-9][A-Za-z0-9.-]* login:(?: |$)/m;
 const NO_METADATA_SERVICE = /No active metadata service found/;
 const WARNING = /\[WARNING\]|\bWARNING\b/;
 
-/** The text after cloud-init's own prefixes: "[   4.5] cloud-init[312]: " and "ci-info: ". */
+/**
+ * The text after the console's prefixes, "[   4.5] cloud-init[312]: ": one space after the colon
+ * only, so a traceback's indentation (its frames) survives.
+ */
 function stripPrefixes(line: string): string {
-  return line.replace(/^\[\s*\d+\.\d+\]\s+/, '').replace(/^cloud-init\[\d+\]:\s*/, '');
+  return line.replace(/^\[\s*\d+\.\d+\]\s+/, '').replace(/^cloud-init\[\d+\]:\s?/, '');
 }
 
 /** A "ci-info: | a | b | … |" row as its trimmed cells, or undefined for borders and titles. */

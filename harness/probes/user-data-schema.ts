@@ -1,3 +1,4 @@
+import { isDeprecation } from './cloud-init.ts';
 import { defineProbe, fail, pass } from './define.ts';
 
 /**
@@ -67,9 +68,12 @@ export function parseSchemaOutput(text: string): SchemaReport {
   return report;
 }
 
-/** Deprecation lines of cloud-init.log (releases without `schema --system`). */
+/**
+ * Deprecation lines of cloud-init.log (releases without `schema --system`): the same notices
+ * clean-boot sets aside for this probe (isDeprecation), so the two never disagree.
+ */
 export function logDeprecations(log: string): string[] {
-  return log.split('\n').filter((l) => /Deprecated cloud-config provided|DEPRECAT(ED|ION)/.test(l));
+  return log.split('\n').filter(isDeprecation);
 }
 
 function describe(f: SchemaFinding): string {

@@ -272,9 +272,7 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   };
   result.stage = 'probes';
   const probesStarted = Date.now();
-  const verdicts = await runProbes(ctx);
-  result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
-  await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
+  await recordVerdicts(run, await runProbes(ctx));
   result.timings.probes = Date.now() - vm.qemu.startedAt;
   run.log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
   await collectGuestArtifacts(ctx, artifacts, p.manifest.network_renderer);
@@ -283,6 +281,12 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   if (held?.sshCommand) result.kept = { sshCommand: held.sshCommand, workDir: run.workDir };
   result.stage = 'done';
   result.timings.done = Date.now() - vm.qemu.startedAt;
+}
+
+/** The verdicts, redacted, on the result and in verdicts.json: however they were judged. */
+async function recordVerdicts(run: CellRun, verdicts: ProbeVerdict[]): Promise<void> {
+  run.result.verdicts = JSON.parse(run.artifacts.redact(JSON.stringify(verdicts))) as ProbeVerdict[];
+  await run.artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(run.result.verdicts, null, 2)}\n`);
 }
 
 /**
@@ -301,9 +305,8 @@ async function judgeCrash(run: CellRun, p: Prepared): Promise<void> {
     observed: { stage: crash.stage, exception: crash.exception },
     evidence: { 'console: cloud-init traceback': crash.traceback },
   };
-  run.result.verdicts = JSON.parse(run.artifacts.redact(JSON.stringify([verdict]))) as ProbeVerdict[];
+  await recordVerdicts(run, [verdict]);
   run.result.outcome = 'fail';
-  await run.artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(run.result.verdicts, null, 2)}\n`);
 }
 
 const CONSOLE_HINT =
@@ -319,7 +322,7 @@ const LOGIN_PROMPT_GRACE_MS = 30_000;
  * log. Waiting out the bound is an error (the harness saw nothing to judge), never a fail.
  */
 async function judgeByConsole(run: CellRun, p: Prepared, vm: BootedVm, expected: FailureExpectation): Promise<void> {
-  const { opts, artifacts, result } = run;
+  const { opts, result } = run;
   const timeouts = { ...DEFAULT_STAGE_TIMEOUTS_MS, ...opts.timeoutsMs };
   const serialLog = p.spec.serialLog;
   const watcher = new ConsoleWatcher(serialLog);
@@ -337,9 +340,7 @@ async function judgeByConsole(run: CellRun, p: Prepared, vm: BootedVm, expected:
   }
   result.stage = 'probes';
   const requests = p.backendRequests?.() ?? p.endpoint?.requests();
-  const verdicts = judgeFromConsole({ console: await readFile(serialLog, 'utf8'), expected, ...(requests ? { metadataRequests: requests } : {}) });
-  result.verdicts = JSON.parse(artifacts.redact(JSON.stringify(verdicts))) as typeof verdicts;
-  await artifacts.write('verdicts', 'verdicts.json', `${JSON.stringify(result.verdicts, null, 2)}\n`);
+  await recordVerdicts(run, judgeFromConsole({ console: await readFile(serialLog, 'utf8'), expected, ...(requests ? { metadataRequests: requests } : {}) }));
   result.timings.probes = Date.now() - vm.qemu.startedAt;
   result.outcome = outcomeOf(result.verdicts);
   result.stage = 'done';

@@ -1,7 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { cleanConsole } from '../util/console-text.ts';
 
-
 /** The last `lines` lines of a serial log (or of its last 64 KiB), control characters removed. */
 export async function consoleTail(path: string, lines = 40): Promise<string> {
   let fh;

@@ -10,7 +10,7 @@ import { defaultJobs, parseJobs, parseShard, type Shard } from '../plan/select.t
 import { formatMs } from '../report/model.ts';
 import { redactText, usableSecrets } from '../util/redact.ts';
 import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
-import { RunSession, type RunOutcome } from '../run/session.ts';
+import { DEFAULT_RETRY_ERRORS, RunSession, type RunOutcome } from '../run/session.ts';
 import { UserError } from '../util/errors.ts';
 import { packageVersion } from '../util/package-root.ts';
 import { registerSchema } from './schema-command.ts';
@@ -24,6 +24,7 @@ interface RunOpts {
   keep: string;
   list?: boolean;
   progress?: 'auto' | 'tty' | 'plain';
+  retryErrors: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -41,6 +42,7 @@ export function registerRun(program: Command): void {
     .option('--shard <i/n>', 'run only the i-th of n deterministic shards of the matrix (for CI runners sharing one matrix)')
     .option('--report-dir <dir>', 'where results.json, junit.xml, matrix.md, matrix.html and artifacts/ go (default: $REPORT_DIR or ./reports)')
     .option('--keep <mode>', `keep VMs running after their probes, each printing the ssh command to reach it, until Ctrl-C: ${KEEP_MODES.join(', ')} (a kept VM holds its job slot; its work dir is kept too)`, 'never')
+    .option('--retry-errors <n>', 'run a cell that ended in error (the harness could not look: a stage timeout, lost SSH) again, up to n times; the earlier tries are named in every report (a fail is never retried)', String(DEFAULT_RETRY_ERRORS))
     .option('--list', 'print the planned cells (and skipped ones, with why) without booting anything')
     .option('--progress <style>', 'auto (listr2 on a TTY, plain lines otherwise), tty or plain', 'auto')
     .addHelpText(
@@ -62,7 +64,20 @@ and every VM's console and metadata logs kept either way.`,
     });
 }
 
+/** 0–5: more tries than that hide a broken host instead of naming it. */
+function parseRetryErrors(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 5) throw new UserError(`--retry-errors ${v}: expected a whole number from 0 to 5`);
+  return Number(v);
+}
+
 function resultLine(r: CellResult): string {
+  const line = outcomeLine(r);
+  const tries = r.retriedAfter ?? [];
+  if (!tries.length) return line;
+  return `${line} — after ${tries.length === 1 ? 'an error' : `${tries.length} errors`}: ${tries.map((a, k) => `try ${k + 1} at ${a.stage}: ${(a.error?.message ?? a.erroredProbes.join(', ')).split('\n')[0]}`).join('; ')}`;
+}
+
+function outcomeLine(r: CellResult): string {
   const t = formatMs(r.timings.totalMs);
   const errored = r.verdicts.filter((v) => v.status === 'error');
   if (r.outcome === 'pass') {
@@ -87,6 +102,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
   if (!(KEEP_MODES as readonly string[]).includes(opts.keep)) throw new UserError(`--keep ${opts.keep}: expected one of ${KEEP_MODES.join(', ')}`);
   const keep = opts.keep as KeepMode;
   const jobs = opts.jobs !== undefined ? parseJobs(opts.jobs) : defaultJobs();
+  const retryErrors = parseRetryErrors(opts.retryErrors);
   const shard: Shard | undefined = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   const reportDir = resolve(opts.reportDir ?? process.env.REPORT_DIR ?? 'reports');
 
@@ -122,6 +138,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     artifactsRoot: join(reportDir, 'artifacts'),
     reportDir,
     keep,
+    retryErrors,
     ...(shard ? { shard } : {}),
     version: packageVersion(),
     ...(interruptSignal() ? { signal: interruptSignal()! } : {}),
@@ -136,7 +153,7 @@ export async function runCommand(paths: string[], opts: RunOpts): Promise<number
     if (k) say(k);
   }
   const s = report.summary;
-  say(`${s.passed} passed, ${s.failed + s.errors} failed, ${s.skipped} skipped — wall ${formatMs(report.wallMs)}, VM time ${formatMs(s.vmMsTotal)} over ${jobs} job(s)`);
+  say(`${s.passed} passed, ${s.failed + s.errors} failed, ${s.skipped} skipped${s.retried ? ` (${s.retried} run again after an error)` : ''} — wall ${formatMs(report.wallMs)}, VM time ${formatMs(s.vmMsTotal)} over ${jobs} job(s)`);
   if (files) say(`reports: ${files.html} ${files.markdown} ${files.junit} ${files.json}`);
   if (report.interrupted) return interruptExitCode();
   return s.failed + s.errors > 0 ? 1 : 0;

@@ -84,6 +84,22 @@ export interface CellResult {
   artifacts: Record<string, string>;
   /** Set when --keep held the VM: how to reach it while it ran. */
   kept?: { sshCommand?: string; workDir?: string };
+  /**
+   * Earlier tries of this cell that ended in `error` (the harness could not look) and were run
+   * again: named in every report, never hidden. The outcome above is the last try's.
+   */
+  retriedAfter?: CellAttempt[];
+}
+
+/** A try of a cell that ended in error, kept when the cell was run again. */
+export interface CellAttempt {
+  stage: ReadinessStage;
+  error?: CellResult['error'];
+  /** Verdicts that could not run (the error when the boot itself was fine). */
+  erroredProbes: string[];
+  totalMs: number;
+  /** Where that try's artifacts were moved (`<artifacts dir>.attempt-<n>`). */
+  artifactsDir: string;
 }
 
 /** The outcome a set of verdicts gives: fail on any fail, else error on any error, else pass. */

@@ -1,7 +1,7 @@
 import type { CellResult } from '../model/cell.ts';
 import type { ProbeVerdict } from '../model/probe.ts';
 import { artifactLink } from './markdown.ts';
-import { formatMs, matrixGroups, skipReasons, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
+import { attemptLines, formatMs, matrixGroups, skipReasons, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
 
 /**
  * A self-contained HTML matrix (inline CSS, no scripts, nothing fetched): per case, images ×
@@ -65,7 +65,8 @@ function matrixTd(c: MatrixCell | undefined, reportDir: string): string {
     : errored
       ? `<div class="muted">${errored} probe(s) could not run</div>`
       : '';
-  return `<td>${badge} <span class="muted">${formatMs(r.timings.totalMs)}</span>${chips}${err}<div><a href="${esc(artifactLink(reportDir, r.artifactsDir))}">artifacts</a></div></td>`;
+  const retried = r.retriedAfter?.length ? `<div class="muted" title="${esc(attemptLines(r).join('\n'))}">↻ run ${r.retriedAfter.length + 1}× (after an error)</div>` : '';
+  return `<td>${badge} <span class="muted">${formatMs(r.timings.totalMs)}</span>${chips}${err}${retried}<div><a href="${esc(artifactLink(reportDir, r.artifactsDir))}">artifacts</a></div></td>`;
 }
 
 function verdictRow(v: ProbeVerdict): string {
@@ -86,6 +87,10 @@ function cellSection(r: CellResult, reportDir: string): string {
   if (r.error) {
     parts.push(`<p><b>stopped at ${esc(r.error.stage)}</b>: ${esc(r.error.message)}${r.error.hint ? `<br><i>hint:</i> ${esc(r.error.hint)}` : ''}</p>`);
     if (r.error.consoleTail) parts.push(`<details open><summary>console tail</summary><pre>${esc(r.error.consoleTail)}</pre></details>`);
+  }
+  if (r.retriedAfter?.length) {
+    const items = attemptLines(r).map((l, k) => `<li>${esc(l)} (<a href="${esc(artifactLink(reportDir, r.retriedAfter![k]!.artifactsDir))}">artifacts</a>)</li>`);
+    parts.push(`<p><b>run again</b> after an error; this is try ${r.retriedAfter.length + 1}:</p><ul>${items.join('')}</ul>`);
   }
   if (r.verdicts.length) parts.push(`<table><tr><th>probe</th><th>verdict</th><th>why / evidence</th></tr>${r.verdicts.map(verdictRow).join('')}</table>`);
   const base = artifactLink(reportDir, r.artifactsDir);
@@ -119,7 +124,7 @@ export function renderHtml(report: RunReport, reportDir: string): string {
 </head>
 <body>
 <h1>cloudprobe matrix</h1>
-<p class="summary">${s.cells} cells: <b>${s.passed} passed</b>, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped · wall ${formatMs(report.wallMs)} with ${report.jobs} job(s) · VM time ${formatMs(s.vmMsTotal)}${report.shard ? ` · shard ${report.shard.index}/${report.shard.count}` : ''}${report.interrupted ? ' · <b>interrupted</b>' : ''} · started ${esc(report.startedAt)}</p>
+<p class="summary">${s.cells} cells: <b>${s.passed} passed</b>, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped${s.retried ? ` · ${s.retried} run again after an error` : ''} · wall ${formatMs(report.wallMs)} with ${report.jobs} job(s) · VM time ${formatMs(s.vmMsTotal)}${report.shard ? ` · shard ${report.shard.index}/${report.shard.count}` : ''}${report.interrupted ? ' · <b>interrupted</b>' : ''} · started ${esc(report.startedAt)}</p>
 ${tables.join('\n')}
 <h2>Cells</h2>
 ${report.results.map((r) => cellSection(r, reportDir)).join('\n')}

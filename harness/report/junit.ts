@@ -1,6 +1,6 @@
 import type { CellResult } from '../model/cell.ts';
 import type { ProbeVerdict } from '../model/probe.ts';
-import { cellBroke, erroredVerdicts, type RunReport } from './model.ts';
+import { attemptLines, cellBroke, erroredVerdicts, type RunReport } from './model.ts';
 
 /**
  * JUnit XML: one <testsuite> per cell; in it a `boot` testcase (error: stage, message, console
@@ -61,7 +61,12 @@ function bootCase(r: CellResult): string {
 
 /** What CI dashboards show beside a suite: the image's cloud-init release and the accelerator. */
 function properties(r: CellResult): string {
-  const props = [...(r.cloudInitVersion ? [['cloud-init', r.cloudInitVersion]] : []), ['accel', r.accel.use]];
+  const props = [
+    ...(r.cloudInitVersion ? [['cloud-init', r.cloudInitVersion]] : []),
+    ['accel', r.accel.use],
+    // A cell run again after an error: dashboards see the flake beside a green boot.
+    ...attemptLines(r).map((l, k) => [`retried-after-try-${k + 1}`, l]),
+  ];
   return `    <properties>\n${props.map(([k, v]) => `      <property name="${xmlAttr(k!)}" value="${xmlAttr(v!)}"/>`).join('\n')}\n    </properties>\n`;
 }
 

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { erroredVerdicts, failedVerdicts, formatMs, matrixCells, matrixGroups, skipReasons, type CellStatus, type RunReport } from './model.ts';
+import { attemptLines, erroredVerdicts, failedVerdicts, formatMs, matrixCells, matrixGroups, skipReasons, type CellStatus, type RunReport } from './model.ts';
 
 /**
  * A Markdown matrix for people: per case, images × scenarios; then why each failed or skipped cell
@@ -24,6 +24,7 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
     '# cloudprobe matrix',
     '',
     `${s.cells} cells: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped. ` +
+      (s.retried ? `${s.retried} run again after an error (see "Run again"). ` : '') +
       `Wall ${formatMs(report.wallMs)} with ${report.jobs} job(s); VM time ${formatMs(s.vmMsTotal)}` +
       (report.shard ? `; shard ${report.shard.index}/${report.shard.count}` : '') +
       (report.interrupted ? '; **interrupted**' : '') +
@@ -43,7 +44,8 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
         if (!c.result) return SYMBOL[c.status];
         const na = c.result.verdicts.filter((v) => v.status === 'n/a').length;
         const errored = erroredVerdicts(c.result).length;
-        const notes = [na ? `${na} n/a` : '', errored ? `💥 ${errored} could not run` : ''].filter(Boolean);
+        const retried = c.result.retriedAfter?.length ?? 0;
+        const notes = [na ? `${na} n/a` : '', errored ? `💥 ${errored} could not run` : '', retried ? `↻ run ${retried + 1}×` : ''].filter(Boolean);
         return `[${SYMBOL[c.status]}](${artifactLink(reportDir, c.result.artifactsDir)})${notes.length ? ` (${notes.join(', ')})` : ''}`;
       });
       const versions = g.cloudInitVersions(image);
@@ -64,6 +66,15 @@ export function renderMarkdown(report: RunReport, reportDir: string): string {
       for (const v of failedVerdicts(r)) lines.push(`- **${v.probe}**: ${cellText(v.summary)}`);
       for (const v of erroredVerdicts(r)) lines.push(`- 💥 **${v.probe}** (error): ${cellText(v.summary)}`);
       lines.push(`- artifacts: [${relative(reportDir, r.artifactsDir) || '.'}](${artifactLink(reportDir, r.artifactsDir)})`, '');
+    }
+  }
+  const retried = report.results.filter((r) => r.retriedAfter?.length);
+  if (retried.length > 0) {
+    // Never hidden: a pass after an error says the host (or the image) is flaky.
+    lines.push('', '## Run again', '');
+    for (const r of retried) {
+      lines.push(`- ${r.id}: ${r.outcome} on try ${r.retriedAfter!.length + 1}`);
+      for (const [k, l] of attemptLines(r).entries()) lines.push(`  - ${cellText(l)} ([artifacts](${artifactLink(reportDir, r.retriedAfter![k]!.artifactsDir)}))`);
     }
   }
   const skipped = cells.filter((c) => c.status === 'skipped');

@@ -1,4 +1,4 @@
-import type { CellResult, SkippedCell } from '../model/cell.ts';
+import type { CellAttempt, CellResult, SkippedCell } from '../model/cell.ts';
 import type { ProbeVerdict } from '../model/probe.ts';
 
 /** Everything a report is rendered from; results.json is exactly this, secrets redacted. */
@@ -23,6 +23,8 @@ export interface ReportSummary {
   failed: number;
   errors: number;
   skipped: number;
+  /** Cells run again after an error (their outcome is the last try's; the earlier tries are listed). */
+  retried: number;
   /** Sum of the cells' own times (QEMU start → verdicts), for wall time vs sum ÷ jobs. */
   vmMsTotal: number;
 }
@@ -36,8 +38,18 @@ export function summarize(results: CellResult[], skipped: SkippedCell[]): Report
     failed: results.filter((r) => r.outcome === 'fail').length,
     errors: results.filter((r) => r.outcome === 'error').length,
     skipped: skipped.length,
-    vmMsTotal: results.reduce((s, r) => s + (r.timings.totalMs ?? 0), 0),
+    retried: results.filter((r) => r.retriedAfter?.length).length,
+    // The earlier tries took VM time too.
+    vmMsTotal: results.reduce((s, r) => s + (r.timings.totalMs ?? 0) + (r.retriedAfter ?? []).reduce((t, a) => t + a.totalMs, 0), 0),
   };
+}
+
+/** One line per earlier try: "try 1 errored at ssh-banner: <message>" (no console tail). */
+export function attemptLines(r: CellResult): string[] {
+  return (r.retriedAfter ?? []).map((a: CellAttempt, k) => {
+    const why = a.error ? a.error.message.split('\n')[0] : `could not run ${a.erroredProbes.join(', ')}`;
+    return `try ${k + 1} errored at ${a.stage} after ${formatMs(a.totalMs)}: ${why}`;
+  });
 }
 
 /** One matrix position: in its case's table, image (row) × scenario (column: datasource · network). */

@@ -36,9 +36,17 @@ export interface RunSessionOptions {
   /** Extra runCell options per cell (e.g. an `inspect` hook judging more against the same boot). */
   cellOptions?: (cell: CellSpec) => Partial<RunCellOptions>;
   onEvent?: (e: MatrixEvent) => void;
+  /** Runs again a cell that ended in error, this often (default 1; harness/run/scheduler.ts). */
+  retryErrors?: number;
   /** Lines for the user (a held VM's ssh command). */
   say?: (line: string) => void;
 }
+
+/**
+ * An error (the harness could not look) is retried once by default, as kola does: on a loaded
+ * host a stage timeout is more often the host than the image. The retry is named in the reports.
+ */
+export const DEFAULT_RETRY_ERRORS = 1;
 
 export interface RunOutcome {
   report: RunReport;
@@ -129,6 +137,7 @@ export class RunSession {
         ? await runMatrix(plan.cells, {
             jobs: opts.jobs,
             runCell,
+            retryErrors: opts.retryErrors ?? DEFAULT_RETRY_ERRORS,
             cellOptions: {
               artifactsRoot: opts.artifactsRoot,
               keep,

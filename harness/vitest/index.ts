@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CellResult, CellSpec, KeepMode, Plan } from '../model/cell.ts';
 import { VERDICT_NAMES } from '../model/probe.ts';
-import { cellBroke } from '../report/model.ts';
+import { attemptLines, cellBroke } from '../report/model.ts';
 import { planFromFiles, type PlanFromFilesOptions } from '../plan/plan-files.ts';
 import { defaultJobs } from '../plan/select.ts';
 import { redactText, usableSecrets } from '../util/redact.ts';
@@ -41,6 +41,8 @@ export interface MatrixSuiteOptions {
   title?: string;
   /** Extra runCell options per cell, e.g. an `inspect` hook judging more against the same boot. */
   cellOptions?: (cell: CellSpec) => Partial<RunCellOptions>;
+  /** Runs again a cell that ended in error, this often (default 1, as `cloudprobe run`); the boot test names the earlier tries. */
+  retryErrors?: number;
 }
 
 function evidenceText(cellResult: CellResult, probe: string): string {
@@ -70,6 +72,7 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
     ...(opts.runCell ? { runCell: opts.runCell } : {}),
     ...(opts.cellOptions ? { cellOptions: opts.cellOptions } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.retryErrors !== undefined ? { retryErrors: opts.retryErrors } : {}),
   });
   const resultOf = async (cell: CellSpec): Promise<CellResult> => {
     const r = await session.result(cell.id);
@@ -86,12 +89,15 @@ export function describeMatrix(planOrCells: Plan | CellSpec[], opts: MatrixSuite
     describe.for(plan.cells.map((c) => [c.id, c] as const))('%s', ([, cell]) => {
       // Failure messages quote evidence and expectations: scrub this run's secrets from them.
       const scrub = (text: string) => redactText(text, usableSecrets(cell.secrets));
-      it('boot', { timeout }, async () => {
+      it('boot', { timeout }, async (ctx) => {
         const r = await resultOf(cell);
+        // A cell that needed another try is named in the test output too, not only in the reports.
+        const tries = attemptLines(r).map(scrub);
+        for (const line of tries) await ctx.annotate(`run again after an error: ${line}`, 'warning');
         // Probes that could not run fail their own tests; the boot itself went fine.
         if (cellBroke(r)) {
           const e = r.error;
-          expect.fail(scrub(`stopped at ${e?.stage ?? r.stage}: ${e?.message ?? 'unknown error'}${e?.hint ? `\nhint: ${e.hint}` : ''}${e?.consoleTail ? `\n--- console tail\n${e.consoleTail}` : ''}\nartifacts: ${r.artifactsDir}`));
+          expect.fail(scrub(`stopped at ${e?.stage ?? r.stage}: ${e?.message ?? 'unknown error'}${e?.hint ? `\nhint: ${e.hint}` : ''}${e?.consoleTail ? `\n--- console tail\n${e.consoleTail}` : ''}${tries.length ? `\nearlier tries: ${tries.join('; ')}` : ''}\nartifacts: ${r.artifactsDir}`));
         }
       });
       for (const probe of VERDICT_NAMES) {

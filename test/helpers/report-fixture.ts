@@ -44,6 +44,16 @@ export function fixtureReport(artifactsRoot: string): RunReport {
     cloudInitVersion: '22.4.2',
     outcome: 'pass',
     stage: 'done',
+    // Passed on its second try: the first timed out waiting for SSH (a secret in its message too).
+    retriedAfter: [
+      {
+        stage: 'ssh-banner',
+        error: { stage: 'ssh-banner', message: `no SSH banner on 127.0.0.1:40022 within 420 s (console: password ${SECRET})\nsecond line`, consoleTail: 'tail' },
+        erroredProbes: [],
+        totalMs: 421_000,
+        artifactsDir: `${artifactsRoot}/seed-article/debian-12-eni/configdrive-iso9660/static.attempt-1`,
+      },
+    ],
     timings: { process: 10, kernel: 2_000, 'ssh-banner': 70_000, 'ssh-login': 80_000, 'cloud-init': 100_000, totalMs: 112_000 },
     verdicts: [
       { probe: 'hostname', status: 'pass', summary: 'hostname is cloud, fqdn cloud.yunshan.net', evidence: { hostname: 'cloud\n' }, durationMs: 120 },

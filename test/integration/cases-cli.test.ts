@@ -53,6 +53,11 @@ describe('cloudprobe run', () => {
     const s = await cli(['run', 'cases', '--shard', '3/2', '--list']);
     expect(s.exitCode).toBe(2);
     expect(s.stderr).toMatch(/--shard 3\/2: expected i\/n/);
+    for (const bad of ['1.5', 'x', '6']) {
+      const t = await cli(['run', 'cases', '--retry-errors', bad, '--report-dir', join(dir, 'r3')]);
+      expect(t.exitCode, t.stderr).toBe(2);
+      expect(t.stderr.trim()).toBe(`cloudprobe: --retry-errors ${bad}: expected a whole number from 0 to 5`);
+    }
     expect(existsSync(marker())).toBe(false);
   });
 

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CellResult, CellSpec } from '../../harness/model/cell.ts';
 import { runMatrix, type RunCellFn } from '../../harness/run/scheduler.ts';
@@ -78,5 +81,74 @@ describe('runMatrix', () => {
       ['c', 'cancelled'],
     ]);
     expect(events).toEqual(['start:a', 'log:a', 'done:a', 'cancelled:b', 'cancelled:c']);
+  });
+
+  describe('retryErrors: a cell that ended in error is run again, and the earlier try is kept', () => {
+    async function withRoot<T>(fn: (root: string) => Promise<T>): Promise<T> {
+      const root = await mkdtemp(join(tmpdir(), 'cloudprobe-retry-'));
+      try {
+        return await fn(root);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    }
+    /** A runner whose cell `a` errors on its first `errors` tries, writing one artifact per try. */
+    function flaky(errors: number, tries: Record<string, number>): RunCellFn {
+      return async (c, opts) => {
+        const n = (tries[c.id] = (tries[c.id] ?? 0) + 1);
+        const dir = join(opts.artifactsRoot, c.id);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'console.log'), `try ${n}\n`);
+        const r = { ...result(c, c.id === 'a' && n <= errors ? 'error' : 'pass'), artifactsDir: dir, timings: { totalMs: 10 * n } };
+        if (r.outcome === 'error') return { ...r, stage: 'ssh-banner' as const, error: { stage: 'ssh-banner' as const, message: `no banner (try ${n})\nmore` } };
+        return r;
+      };
+    }
+
+    it('a pass on the second try: the result says so, the first try\'s artifacts are set aside', async () => {
+      await withRoot(async (root) => {
+        const tries: Record<string, number> = {};
+        const logs: string[] = [];
+        const out = await runMatrix(['a', 'b'].map(cell), { jobs: 1, runCell: flaky(1, tries), cellOptions: { artifactsRoot: root }, retryErrors: 1, onEvent: (e) => e.type === 'log' && logs.push(e.line) });
+        expect(tries).toEqual({ a: 2, b: 1 });
+        const a = out.results[0]!;
+        expect(a.outcome).toBe('pass');
+        expect(a.retriedAfter).toEqual([{ stage: 'ssh-banner', error: { stage: 'ssh-banner', message: 'no banner (try 1)\nmore' }, erroredProbes: [], totalMs: 10, artifactsDir: join(root, 'a.attempt-1') }]);
+        expect(out.results[1]!.retriedAfter).toBeUndefined();
+        expect((await readdir(root)).sort()).toEqual(['a', 'a.attempt-1', 'b']);
+        expect(logs[0]).toMatch(/^error at stage ssh-banner \(no banner \(try 1\)\): running the cell again \(try 2\)/);
+      });
+    });
+
+    it('stops after retryErrors tries: the last error is the outcome, every earlier one listed', async () => {
+      await withRoot(async (root) => {
+        const tries: Record<string, number> = {};
+        const out = await runMatrix([cell('a')], { jobs: 1, runCell: flaky(5, tries), cellOptions: { artifactsRoot: root }, retryErrors: 2 });
+        expect(tries.a).toBe(3);
+        expect(out.results[0]!.outcome).toBe('error');
+        expect(out.results[0]!.error?.message).toBe('no banner (try 3)\nmore');
+        expect(out.results[0]!.retriedAfter?.map((t) => t.artifactsDir)).toEqual([join(root, 'a.attempt-1'), join(root, 'a.attempt-2')]);
+      });
+    });
+
+    it('never retries by default, never a fail, never after an abort', async () => {
+      const calls: string[] = [];
+      const runCell: RunCellFn = async (c) => {
+        calls.push(c.id);
+        return result(c, c.id === 'f' ? 'fail' : 'error');
+      };
+      await runMatrix([cell('e')], { jobs: 1, runCell, cellOptions: { artifactsRoot: '/nonexistent' } });
+      await runMatrix([cell('f')], { jobs: 1, runCell, cellOptions: { artifactsRoot: '/nonexistent' }, retryErrors: 1 });
+      const controller = new AbortController();
+      controller.abort();
+      const aborting: RunCellFn = async (c) => {
+        calls.push(`${c.id}!`);
+        return result(c, 'error');
+      };
+      // Aborted before start: cancelled, not run, not retried.
+      const out = await runMatrix([cell('g')], { jobs: 1, runCell: aborting, cellOptions: { artifactsRoot: '/nonexistent' }, retryErrors: 1, signal: controller.signal });
+      expect(out.cancelled).toHaveLength(1);
+      expect(calls).toEqual(['e', 'f']);
+    });
   });
 });

@@ -40,25 +40,44 @@ describe('reports', () => {
 
   it('results.json is the whole run, parseable, with the summary', () => {
     const r = JSON.parse(text.json!) as { summary: Record<string, number>; results: { id: string; outcome: string }[]; skipped: unknown[] };
-    expect(r.summary).toMatchObject({ cells: 4, passed: 1, failed: 1, errors: 1, skipped: 1, vmMsTotal: 543_000 });
+    expect(r.summary).toMatchObject({ cells: 4, passed: 1, failed: 1, errors: 1, skipped: 1, vmMsTotal: 543_000 + 421_000, retried: 1 });
     expect(r.results.map((x) => x.outcome)).toEqual(['pass', 'fail', 'error']);
   });
 
   it('the Markdown matrix: per case, images as rows, scenarios as columns, links to artifacts', () => {
     const md = text.markdown!;
     // Cases that ran first, the all-skipped one last and as one line.
-    expect([...md.matchAll(/^## (.+)$/gm)].map((m) => m[1])).toEqual(['multi-nic', 'seed-article', 'cirros', 'Failures', 'Skipped']);
+    expect([...md.matchAll(/^## (.+)$/gm)].map((m) => m[1])).toEqual(['multi-nic', 'seed-article', 'cirros', 'Failures', 'Run again', 'Skipped']);
     const seed = md.slice(md.indexOf('## seed-article'), md.indexOf('## cirros'));
     expect(seed).toContain('| image | configdrive-iso9660 · static | configdrive-vfat · dhcp |');
     // The release the guest really ran, from its console, beside the image.
     const eniRow = seed.split('\n').find((l) => l.startsWith('| debian-12-eni (cloud-init 22.4.2) |'))!;
-    expect(eniRow).toBe('| debian-12-eni (cloud-init 22.4.2) | [✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a) |  |');
+    expect(eniRow).toBe('| debian-12-eni (cloud-init 22.4.2) | [✅ pass](artifacts/seed-article/debian-12-eni/configdrive-iso9660/static/) (1 n/a, ↻ run 2×) |  |');
     expect(seed).toContain('| debian-12-netplan |  | [❌ fail](artifacts/seed-article/debian-12-netplan/configdrive-vfat/dhcp/) |');
     expect(md).toContain('| debian-12-eni | [💥 error](artifacts/multi-nic/debian-12-eni/metadata-openstack/multi-nic-dhcp/) |');
     expect(md).toMatch(/## cirros\n\nAll 1 cells skipped: 1× cirros-0\.6\.3 applies only dhcp/);
     expect(md).toMatch(/\*\*timezone\*\*: timezone is Etc\/UTC, expected Asia\/Shanghai/);
     expect(md).toContain('- **ssh-banner**: no SSH banner');
     expect(md).toMatch(/## Skipped\n\n- cirros\/cirros-0\.6\.3\/configdrive-iso9660\/static: cirros-0\.6\.3 applies only dhcp/);
+  });
+
+  it('a cell run again after an error is named in every report, with its earlier try', () => {
+    const results = JSON.parse(text.json!);
+    expect(results.summary.retried).toBe(1);
+    // The earlier try's VM time counts too.
+    expect(results.summary.vmMsTotal).toBe(112_000 + 131_000 + 300_000 + 421_000);
+    const line = 'try 1 errored at ssh-banner after 7m1s: no SSH banner on 127.0.0.1:40022 within 420 s';
+    const md = text.markdown!;
+    expect(md).toContain('1 run again after an error');
+    expect(md).toMatch(/\| debian-12-eni \(cloud-init 22\.4\.2\) \| [^\n]*↻ run 2×/);
+    expect(md).toContain('## Run again');
+    expect(md).toContain('- seed-article/debian-12-eni/configdrive-iso9660/static: pass on try 2');
+    expect(md).toContain(`  - ${line}`);
+    expect(md).toContain('configdrive-iso9660/static.attempt-1/');
+    expect(md, 'only the first line of the message').not.toContain('second line');
+    expect(text.html).toContain('↻ run 2× (after an error)');
+    expect(text.html).toContain(`<li>${line}`);
+    expect(text.junit).toMatch(new RegExp(`<property name="retried-after-try-1" value="${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 
   it('the HTML matrix is self-contained: no scripts, no external resources, only relative links', () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { interruptExitCode, interruptSignal } from '../run/interrupt.ts';
 import { buildImage } from '../images/build.ts';
+import { inspectCloudInitDeb } from '../images/cloud-init-deb.ts';
 import { BuildInterrupted } from '../images/build-processes.ts';
 import { fetchImage } from '../images/download.ts';
 import { listImages, formatImageList } from '../images/list.ts';
@@ -57,13 +58,15 @@ export function registerImages(program: Command): void {
     .description('build an image from its recipe (images/recipes/) into the cache; a cached build of the same recipe is reused. Debian images need root, mmdebstrap and the Debian mirror (CLOUDPROBE_DEBIAN_MIRROR overrides http://deb.debian.org)')
     .argument('<name>', 'image name, e.g. debian-12-eni, debian-12-netplan, fixture-busybox')
     .option('--force', 'rebuild even if a build of this recipe is cached')
-    .action(async (name: string, opts: { force?: boolean }) => {
+    .option('--cloud-init-deb <file>', 'install this cloud-init .deb over the archive\'s: a derived image, cached by the package\'s SHA-256 beside the image\'s own build (which stays as it is)')
+    .action(async (name: string, opts: { force?: boolean; cloudInitDeb?: string }) => {
       // An interrupt stops every command of the build and waits for them before the temp root is
       // removed (harness/images/build-processes.ts); then the command ends with 130/143.
       const signal = interruptSignal();
       const manifest = await getManifest(name);
+      const cloudInitDeb = opts.cloudInitDeb !== undefined ? await inspectCloudInitDeb(opts.cloudInitDeb, '--cloud-init-deb') : undefined;
       try {
-        const img = await buildImage(manifest, { force: opts.force, log: say, ...(signal ? { signal } : {}) });
+        const img = await buildImage(manifest, { force: opts.force, log: say, ...(signal ? { signal } : {}), ...(cloudInitDeb ? { cloudInitDeb } : {}) });
         process.stdout.write(`${[img.path, img.kernel, img.initrd].filter(Boolean).join('\n')}\n`);
       } catch (err) {
         if (!(err instanceof BuildInterrupted) && !signal?.aborted) throw err;

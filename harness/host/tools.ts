@@ -31,6 +31,7 @@ export const TOOLS: ToolSpec[] = [
   { name: 'dropbearkey', commands: ['dropbearkey'], debianPackage: 'dropbear-bin', versionArgs: ['-h'], purpose: 'builds the fixture image (host keys at boot)', required: false },
   { name: 'gpgv', commands: ['gpgv'], debianPackage: 'gpgv', versionArgs: ['--version'], purpose: 'checks signatures of downloaded checksum files', required: false },
   { name: 'gpg', commands: ['gpg'], debianPackage: 'gpg', versionArgs: ['--version'], purpose: 'reads the fingerprints in a keyring and keeps only the pinned signing key for gpgv', required: false },
+  { name: 'dpkg-deb', commands: ['dpkg-deb'], debianPackage: 'dpkg', versionArgs: ['--version'], purpose: 'reads a cloud-init .deb given to images build --cloud-init-deb or a case\'s cloud_init_deb', required: false },
   { name: 'setpriv', commands: ['setpriv'], debianPackage: 'util-linux', versionArgs: ['--version'], purpose: 'ties each qemu to the harness (parent-death signal)', required: true },
 ];
 

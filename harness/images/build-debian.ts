@@ -62,6 +62,16 @@ async function bootFile(root: string, prefix: string): Promise<string> {
   return found[0] as string;
 }
 
+/** The image must hold exactly the package it was given: a silent fallback would test the archive's. */
+async function checkInstalledCloudInit(ctx: BuildContext, root: string, version: string): Promise<void> {
+  const q = await ctx.processes.run('chroot', [root, 'dpkg-query', '-W', '-f=${Version}', 'cloud-init'], { reject: false, all: true });
+  const installed = (q.stdout ?? '').trim();
+  if (q.exitCode !== 0 || installed !== version) {
+    throw new UserError(`the built root holds cloud-init ${installed || '(none)'}, not the package's ${version}: ${(q.all ?? '').trim().split('\n')[0]}`);
+  }
+  ctx.log(`cloud-init ${version} installed from the given package`);
+}
+
 /** Image-wide settings and removal of everything that would make two instances share state. */
 async function configureRoot(ctx: BuildContext, root: string, recipe: DebianRecipe): Promise<void> {
   const files = ctx.recipe.filesDir;
@@ -119,21 +129,35 @@ export async function buildDebian(ctx: BuildContext, recipe: DebianRecipe): Prom
     `echo MODULES=list > "$1/etc/initramfs-tools/conf.d/cloudprobe"`,
     `printf '%s' '${modules.replace(/'/g, '')}' > "$1/etc/initramfs-tools/modules"`,
   ].join(' && ');
+  // The user's cloud-init over the archive's, inside mmdebstrap (its apt sources, mounts and
+  // resolver are set up there): apt installs a local file with whatever new dependencies it has,
+  // and --allow-downgrades takes a package older than the archive's too. The path travels in the
+  // environment, so no shell quoting of a user's file name.
+  const deb = ctx.cloudInitDeb;
+  const debHook = deb
+    ? [
+        'cp "$CLOUDPROBE_CLOUD_INIT_DEB" "$1/tmp/cloudprobe-cloud-init.deb"',
+        'chroot "$1" apt-get install -y -q --allow-downgrades --no-install-recommends /tmp/cloudprobe-cloud-init.deb',
+        'rm -f "$1/tmp/cloudprobe-cloud-init.deb"',
+      ].join(' && ')
+    : undefined;
   const args = [
     '--variant=minbase',
     `--include=${recipe.packages.join(',')}`,
     `--essential-hook=${essentialHook}`,
+    ...(debHook ? [`--customize-hook=${debHook}`] : []),
     ...(recipe.check_valid_until ? [] : ['--aptopt=Acquire::Check-Valid-Until "false"']),
     recipe.suite,
     root,
     ...debianSources(recipe),
   ];
-  ctx.log(`mmdebstrap ${recipe.suite} (${recipe.packages.length} packages)`);
-  const r = await ctx.processes.run(tools.mmdebstrap, args, { reject: false, all: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  ctx.log(`mmdebstrap ${recipe.suite} (${recipe.packages.length} packages${deb ? `, then cloud-init ${deb.version} from ${deb.file}` : ''})`);
+  const r = await ctx.processes.run(tools.mmdebstrap, args, { reject: false, all: true, env: { DEBIAN_FRONTEND: 'noninteractive', ...(deb ? { CLOUDPROBE_CLOUD_INIT_DEB: deb.file } : {}) } });
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').split('\n').slice(-15).join('\n');
     throw new UserError(`mmdebstrap failed (exit ${r.exitCode}); it needs the Debian mirror (${debianSources(recipe)[0]}; set CLOUDPROBE_DEBIAN_MIRROR to use another):\n${tail}`);
   }
+  if (deb) await checkInstalledCloudInit(ctx, root, deb.version);
   await configureRoot(ctx, root, recipe);
 
   const kernel = await bootFile(root, 'vmlinuz-');

@@ -2,6 +2,7 @@ import { UserError } from '../util/errors.ts';
 import type { ImageManifest } from './manifest.ts';
 import type { BuildProcesses } from './build-processes.ts';
 import type { LoadedRecipe } from './recipe.ts';
+import type { CloudInitDeb } from './cloud-init-deb.ts';
 
 export interface BuildContext {
   manifest: ImageManifest;
@@ -13,6 +14,8 @@ export interface BuildContext {
   log: (line: string) => void;
   /** Runs the build's commands, each in its own process group, so an interrupt can stop them all. */
   processes: BuildProcesses;
+  /** Install this cloud-init package over the archive's (a derived build). */
+  cloudInitDeb?: CloudInitDeb;
 }
 
 /** File names (inside outDir) of what a build produced. */

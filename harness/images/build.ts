@@ -11,6 +11,7 @@ import { withLock } from './lock.ts';
 import { catalogDir, type ImageManifest } from './manifest.ts';
 import { checkCached, sha256File, writeSidecar } from './verify.ts';
 import { loadRecipe, recipeHash, type LoadedRecipe } from './recipe.ts';
+import { derivedDirName, type CloudInitDeb } from './cloud-init-deb.ts';
 
 export interface BuildOptions {
   catalogDir?: string;
@@ -20,6 +21,11 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Interrupts the build: every command it runs is stopped, and waited for, before its temp dir goes. */
   signal?: AbortSignal;
+  /**
+   * Install this cloud-init package over the archive's: a derived build, cached apart from the
+   * image's own under `<cache>/<name>/cloud-init-<deb digest>/` (the image's own build is untouched).
+   */
+  cloudInitDeb?: CloudInitDeb;
 }
 
 /** What `build.json` in a finished build directory records. */
@@ -30,6 +36,8 @@ export interface BuildRecord {
   builtAt: string;
   durationMs: number;
   outputs: BuildOutputs;
+  /** The user's cloud-init package this derived build installed (and checked was installed). */
+  cloudInitDeb?: { file: string; sha256: string; version: string };
 }
 
 function recipeOf(manifest: ImageManifest): string {
@@ -42,17 +50,25 @@ function bakedFields(m: ImageManifest): Record<string, unknown> {
   return { default_user: m.default_user, default_password: m.default_password, boot: m.boot, format: m.format, network_renderer: m.network_renderer };
 }
 
-async function buildDir(manifest: ImageManifest, opts: BuildOptions): Promise<{ loaded: LoadedRecipe; hash: string; dir: string; nameDir: string }> {
+/**
+ * Where a build lives: `<cache>/<name>/build-<hash>/`, or for a derived build with the user's
+ * cloud-init `<cache>/<name>/cloud-init-<deb digest>/build-<hash>/`. `variantDir` is the directory
+ * whose older builds a new build replaces; `nameDir` carries the lock all builds of the image share.
+ */
+async function buildDir(manifest: ImageManifest, opts: BuildOptions): Promise<{ loaded: LoadedRecipe; hash: string; dir: string; nameDir: string; variantDir: string }> {
   const loaded = await loadRecipe(opts.catalogDir ?? catalogDir(), recipeOf(manifest));
-  const hash = await recipeHash(loaded, bakedFields(manifest));
+  const deb = opts.cloudInitDeb;
+  const hash = await recipeHash(loaded, { ...bakedFields(manifest), ...(deb ? { cloud_init_deb: deb.sha256 } : {}) });
   const nameDir = join(opts.cacheDir ?? imageCacheDir(), manifest.name);
-  return { loaded, hash, dir: join(nameDir, `build-${hash}`), nameDir };
+  const variantDir = deb ? join(nameDir, derivedDirName(deb)) : nameDir;
+  return { loaded, hash, dir: join(variantDir, `build-${hash}`), nameDir, variantDir };
 }
 
-function toLocalImage(manifest: ImageManifest, dir: string, outputs: BuildOutputs, cmdline: string | undefined): LocalImage {
+function toLocalImage(manifest: ImageManifest, dir: string, outputs: BuildOutputs, cmdline: string | undefined, deb?: BuildRecord['cloudInitDeb']): LocalImage {
   return {
     name: manifest.name,
     manifest,
+    ...(deb ? { cloudInitDeb: { sha256: deb.sha256, version: deb.version } } : {}),
     ...(outputs.disk ? { path: join(dir, outputs.disk) } : {}),
     ...(outputs.kernel ? { kernel: join(dir, outputs.kernel) } : {}),
     ...(outputs.initrd ? { initrd: join(dir, outputs.initrd) } : {}),
@@ -88,7 +104,7 @@ export async function findBuilt(manifest: ImageManifest, opts: BuildOptions = {}
   const { dir } = await buildDir(manifest, opts);
   const record = await readRecord(dir);
   if (!record) return undefined;
-  return { ...toLocalImage(manifest, dir, record.outputs, await cmdlineOf(manifest, dir, record.outputs)), record };
+  return { ...toLocalImage(manifest, dir, record.outputs, await cmdlineOf(manifest, dir, record.outputs), record.cloudInitDeb), record };
 }
 
 /**
@@ -127,23 +143,28 @@ async function runBuilder(ctx: BuildContext): Promise<BuildOutputs> {
  */
 export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {}): Promise<LocalImage> {
   const log = opts.log ?? (() => {});
-  const { loaded, hash, dir, nameDir } = await buildDir(manifest, opts);
-  await mkdir(nameDir, { recursive: true });
+  const { loaded, hash, dir, nameDir, variantDir } = await buildDir(manifest, opts);
+  const deb = opts.cloudInitDeb;
+  if (deb && loaded.recipe.builder !== 'debian') {
+    throw new UserError(`${manifest.name} is built by the ${loaded.recipe.builder} builder, which has no cloud-init: a cloud-init .deb applies only to images built from a Debian recipe`);
+  }
+  const label = deb ? `${manifest.name} with cloud-init ${deb.version} (${deb.file})` : manifest.name;
+  await mkdir(variantDir, { recursive: true });
   return withLock(
     `${nameDir}.lock`,
     async () => {
       const cached = await findBuilt(manifest, opts);
       const damaged = cached && (await damagedFile(cached));
       if (cached && !damaged && !opts.force) {
-        log(`${manifest.name}: cached build ${hash} (${cached.record.builtAt}); --force rebuilds`);
+        log(`${label}: cached build ${hash} (${cached.record.builtAt}); --force rebuilds`);
         const { record: _record, ...img } = cached;
         return img;
       }
       if (damaged) log(`${manifest.name}: cached build is damaged (${damaged}); rebuilding`);
       // Leftovers of builds killed hard (SIGKILL) never hold the lock any more: remove them.
       // Through removeBuildDir: a plain rm would delete through mmdebstrap's leftover bind mounts.
-      for (const e of await readdir(nameDir)) if (e.startsWith('.tmp-')) removeBuildDir(join(nameDir, e));
-      const tmp = await mkdtemp(join(nameDir, `.tmp-${hash}-`));
+      for (const e of await readdir(variantDir)) if (e.startsWith('.tmp-')) removeBuildDir(join(variantDir, e));
+      const tmp = await mkdtemp(join(variantDir, `.tmp-${hash}-`));
       const processes = new BuildProcesses(opts.signal);
       // Last resort on a hard exit: kill and wait for every command first, so nothing writes into
       // the root while it is removed.
@@ -158,9 +179,17 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
         await mkdir(workDir);
         await mkdir(outDir);
         const started = Date.now();
-        log(`${manifest.name}: building recipe ${loaded.name} (hash ${hash})`);
-        const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, processes, log: (l) => log(`${manifest.name}: ${l}`) });
-        const record: BuildRecord = { name: manifest.name, recipe: loaded.name, hash, builtAt: new Date().toISOString(), durationMs: Date.now() - started, outputs };
+        log(`${label}: building recipe ${loaded.name} (hash ${hash})`);
+        const outputs = await runBuilder({ manifest, recipe: loaded, workDir, outDir, processes, log: (l) => log(`${manifest.name}: ${l}`), ...(deb ? { cloudInitDeb: deb } : {}) });
+        const record: BuildRecord = {
+          name: manifest.name,
+          recipe: loaded.name,
+          hash,
+          builtAt: new Date().toISOString(),
+          durationMs: Date.now() - started,
+          outputs,
+          ...(deb ? { cloudInitDeb: { file: deb.file, sha256: deb.sha256, version: deb.version } } : {}),
+        };
         // Each output gets a verification record, so a modified cached file is never used.
         for (const f of Object.values(outputs) as string[]) {
           const file = join(outDir, f);
@@ -169,10 +198,11 @@ export async function buildImage(manifest: ImageManifest, opts: BuildOptions = {
         await writeFile(join(outDir, 'build.json'), `${JSON.stringify(record, null, 2)}\n`);
         await rm(dir, { recursive: true, force: true });
         await rename(outDir, dir);
-        // Older builds of this image (other recipe hashes) are dead weight.
-        for (const e of await readdir(nameDir)) if (e.startsWith('build-') && e !== `build-${hash}`) await rm(join(nameDir, e), { recursive: true, force: true });
-        log(`${manifest.name}: built in ${(record.durationMs / 1000).toFixed(1)} s → ${dir}`);
-        return toLocalImage(manifest, dir, outputs, await cmdlineOf(manifest, dir, outputs));
+        // Older builds of this variant (other recipe hashes) are dead weight; derived builds live
+        // in their own directories, so neither kind replaces the other.
+        for (const e of await readdir(variantDir)) if (e.startsWith('build-') && e !== `build-${hash}`) await rm(join(variantDir, e), { recursive: true, force: true });
+        log(`${label}: built in ${(record.durationMs / 1000).toFixed(1)} s → ${dir}`);
+        return toLocalImage(manifest, dir, outputs, await cmdlineOf(manifest, dir, outputs), record.cloudInitDeb);
       } finally {
         await processes.stopAll();
         removeBuildDir(tmp);

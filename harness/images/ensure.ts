@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { buildImage, damagedFile, findBuilt } from './build.ts';
@@ -6,6 +6,7 @@ import { downloadPaths, fetchImage, mirrorFrom } from './download.ts';
 import type { LocalImage } from './local-image.ts';
 import { catalogDir, getManifest, type ImageManifest, type UrlSource } from './manifest.ts';
 import { checkCached } from './verify.ts';
+import type { CloudInitDeb } from './cloud-init-deb.ts';
 
 export type { LocalImage } from './local-image.ts';
 
@@ -18,6 +19,8 @@ export interface EnsureOptions {
   allowBuild?: boolean;
   mirror?: string;
   log?: (line: string) => void;
+  /** The derived build of a built image with this cloud-init package installed (built when absent). */
+  cloudInitDeb?: CloudInitDeb;
 }
 
 /**
@@ -29,6 +32,8 @@ export async function ensureImage(name: string, opts: EnsureOptions = {}): Promi
   const manifest = await getManifest(name, opts.catalogDir ?? catalogDir());
   const log = opts.log ?? (() => {});
   if (manifest.source.kind === 'build') return ensureBuilt(manifest, opts, log);
+  if (opts.cloudInitDeb) throw new UserError(`image ${name} is not built from a recipe (source ${manifest.source.kind}): a cloud-init .deb applies only to built images`);
+  if (manifest.source.kind === 'local') return localImage(manifest, manifest.source.path);
   return ensureDownloaded(manifest as ImageManifest & { source: UrlSource }, opts, log);
 }
 
@@ -44,9 +49,17 @@ async function ensureBuilt(manifest: ImageManifest, opts: EnsureOptions, log: (l
     await rm(dirname((built.path ?? built.kernel) as string), { recursive: true, force: true });
   }
   if (opts.allowBuild === false) {
-    throw new UserError(`image ${manifest.name} is not built; run: cloudprobe images build ${manifest.name}`);
+    const deb = opts.cloudInitDeb ? ` --cloud-init-deb ${opts.cloudInitDeb.file}` : '';
+    throw new UserError(`image ${manifest.name}${opts.cloudInitDeb ? ` with cloud-init ${opts.cloudInitDeb.version}` : ''} is not built; run: cloudprobe images build ${manifest.name}${deb}`);
   }
-  return buildImage(manifest, { catalogDir: opts.catalogDir, cacheDir: opts.cacheDir, log });
+  return buildImage(manifest, { catalogDir: opts.catalogDir, cacheDir: opts.cacheDir, log, ...(opts.cloudInitDeb ? { cloudInitDeb: opts.cloudInitDeb } : {}) });
+}
+
+/** A local file booted as it is: it must be there and readable; VMs get overlays, never write to it. */
+export async function localImage(manifest: ImageManifest, path: string): Promise<LocalImage> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isFile()) throw new UserError(`image ${manifest.name}: ${path} ${st ? 'is not a regular file' : 'does not exist'}`);
+  return { name: manifest.name, manifest, path };
 }
 
 async function ensureDownloaded(manifest: ImageManifest & { source: UrlSource }, opts: EnsureOptions, log: (l: string) => void): Promise<LocalImage> {

@@ -6,7 +6,7 @@ import { readSidecar } from './verify.ts';
 
 export interface ImageListRow {
   name: string;
-  source: 'url' | 'build';
+  source: 'url' | 'build' | 'local';
   cached: boolean;
   /** Bytes on disk of the cached files (0 when not cached). */
   sizeBytes: number;
@@ -31,6 +31,9 @@ export async function listImages(opts: { catalogDir?: string; cacheDir?: string 
       const { file } = downloadPaths(m as typeof m & { source: UrlSource }, opts.cacheDir);
       const cached = (await readSidecar(file)) !== undefined && (await sizeOf([file])) > 0;
       rows.push({ ...base, cached, sizeBytes: cached ? await sizeOf([file]) : 0, path: file });
+    } else if (m.source.kind === 'local') {
+      const size = await sizeOf([m.source.path]);
+      rows.push({ ...base, cached: size > 0, sizeBytes: size, path: m.source.path });
     } else {
       const built = await findBuilt(m, opts).catch(() => undefined);
       rows.push({ ...base, cached: Boolean(built), sizeBytes: built ? await sizeOf([built.path, built.kernel, built.initrd]) : 0, path: built ? (built.path ?? built.kernel ?? null) : null });

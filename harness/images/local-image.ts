@@ -11,4 +11,6 @@ export interface LocalImage {
   initrd?: string;
   /** Kernel command line for a direct-kernel boot (root=, console=ttyS0, net.ifnames=0 ...). */
   cmdline?: string;
+  /** A derived build with the user's cloud-init package installed over the archive's. */
+  cloudInitDeb?: { sha256: string; version: string };
 }

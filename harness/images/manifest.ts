@@ -65,6 +65,16 @@ const BuildSourceSchema = z.strictObject({
   recipe: z.string().regex(NAME),
 });
 
+/**
+ * An image file already on this machine, booted as it is (never modified: every VM gets an
+ * overlay). What `cloudprobe certify FILE` describes, and what a user catalog may name for an
+ * image of its own.
+ */
+const LocalSourceSchema = z.strictObject({
+  kind: z.literal('local'),
+  path: z.string().startsWith('/', 'must be an absolute path'),
+});
+
 const BootSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('bios-disk') }),
   z.strictObject({ type: z.literal('kernel'), cmdline: z.string() }),
@@ -100,7 +110,7 @@ const CapabilitiesSchema = z.strictObject({
 export const ManifestSchema = z.strictObject({
   name: z.string().regex(NAME, 'lowercase letters, digits, . _ -'),
   description: z.string().min(1),
-  source: z.discriminatedUnion('kind', [UrlSourceSchema, BuildSourceSchema]),
+  source: z.discriminatedUnion('kind', [UrlSourceSchema, BuildSourceSchema, LocalSourceSchema]),
   /** Disk format of the cached image; `none` for a kernel+initrd-only image. */
   format: z.enum(['qcow2', 'raw', 'none']),
   boot: BootSchema,
@@ -116,6 +126,7 @@ export const ManifestSchema = z.strictObject({
 export type ImageManifest = z.output<typeof ManifestSchema>;
 export type UrlSource = z.output<typeof UrlSourceSchema>;
 export type BuildSource = z.output<typeof BuildSourceSchema>;
+export type LocalSource = z.output<typeof LocalSourceSchema>;
 export type GpgSpec = z.output<typeof GpgSchema>;
 
 export interface Catalog {

@@ -26,8 +26,22 @@ export interface CellCoordinates {
   network: string;
 }
 
+/**
+ * A cloud-init package of the user's own (a case's `cloud_init_deb`), installed over the
+ * archive's in a derived build of the cell's image (harness/images/cloud-init-deb.ts).
+ */
+export interface CloudInitPackage {
+  /** Absolute path of the .deb. */
+  file: string;
+  sha256: string;
+  /** Its Version field, which the build checks was installed. */
+  version: string;
+}
+
 /** One matrix cell: one image booted once with one datasource and one network layout. */
 export interface CellSpec extends CellCoordinates {
+  /** Boot a derived build of the image with this cloud-init package instead of the image's own. */
+  cloudInitDeb?: CloudInitPackage;
   imdsv2: Imdsv2Mode;
   /** How the NICs reach the host (harness/model/networks.ts). */
   networkBackend: NetworkBackendKind;

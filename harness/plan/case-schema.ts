@@ -158,6 +158,11 @@ export const caseFileSchema = z
     name: name.optional().describe('default: the file name without .yaml'),
     description: z.string().optional(),
     images: z.array(z.string().min(1)).min(1),
+    cloud_init_deb: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("a cloud-init .deb of your own (path relative to this file): every image of the case boots a derived build with it installed over the archive's cloud-init (images built from a Debian recipe only)"),
     datasources: z.array(datasourceEntry).min(1),
     networks: z
       .array(z.union([z.enum(NETWORK_MODES), layoutSchema]))

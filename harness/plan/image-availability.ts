@@ -18,7 +18,9 @@ export async function imageLookup(dir: string = catalogDir()): Promise<ImageLook
       unavailable =
         manifest.source.kind === 'build'
           ? `image ${name} is not built here (run: npx cloudprobe images build ${name})`
-          : `image ${name} is not cached here (run: npx cloudprobe images fetch ${name})`;
+          : manifest.source.kind === 'local'
+            ? `image ${name}: its file ${manifest.source.path} is not here`
+            : `image ${name} is not cached here (run: npx cloudprobe images fetch ${name})`;
     }
     infos.set(name, { manifest, ...(unavailable ? { unavailable } : {}) });
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { inspectCloudInitDeb } from '../images/cloud-init-deb.ts';
 import { resolveInstance } from '../model/instance.ts';
 import type { ImageManifest } from '../images/manifest.ts';
 import type { Expectations } from '../model/expectations.ts';
@@ -11,7 +12,7 @@ import type { Nic } from '../model/instance.ts';
 import type { MetadataPathExpectation } from '../model/expectations.ts';
 import { planLayout } from './neutron-layout.ts';
 import type { LoadedCase } from './case-file.ts';
-import { coordinatesOf, type CellSpec, type DatasourceKind, type Imdsv2Mode, type Plan, type SkippedCell } from '../model/cell.ts';
+import { coordinatesOf, type CellSpec, type CloudInitPackage, type DatasourceKind, type Imdsv2Mode, type Plan, type SkippedCell } from '../model/cell.ts';
 import { nicExpectations, nicsFor } from './network-modes.ts';
 import { datasourceDef } from '../model/datasources.ts';
 
@@ -124,6 +125,22 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
       if (!images(img)) problems.push(`${c.locate(['images', k])}: images[${k}]: unknown image "${img}" (no images/${img}.yaml)`);
     });
     if (problems.length > 0) continue;
+    let cloudInitDeb: CloudInitPackage | undefined;
+    if (spec.cloud_init_deb !== undefined) {
+      const where = `${c.locate(['cloud_init_deb'])}: cloud_init_deb`;
+      for (const image of spec.images) {
+        const m = images(image)!.manifest;
+        if (m.source.kind !== 'build') problems.push(`${where}: image ${image} is ${m.source.kind === 'url' ? 'downloaded' : 'a local file'}, not built from a recipe, so it cannot take another cloud-init (list only built images in this case)`);
+        else if (!m.capabilities.cloud_config) problems.push(`${where}: image ${image} has no cloud-init to replace`);
+      }
+      try {
+        cloudInitDeb = await inspectCloudInitDeb(resolve(dirname(c.file), spec.cloud_init_deb), where);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        problems.push(err.message);
+      }
+      if (problems.length > 0) continue;
+    }
 
     for (const image of spec.images) {
       const info = images(image)!;
@@ -149,7 +166,8 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
             skipped.push({ ...base, reason: why.reason, kind: 'inapplicable' });
             continue;
           }
-          if (info.unavailable) {
+          // A derived build is made when the cell runs, whether the image's own build is here or not.
+          if (info.unavailable && !cloudInitDeb) {
             skipped.push({ ...base, reason: info.unavailable, kind: 'unavailable' });
             continue;
           }
@@ -173,7 +191,7 @@ export async function planCases(cases: LoadedCase[], images: ImageLookup, creds:
           const secrets = [creds.password, ...(instance.admin_pass ? [instance.admin_pass] : [])];
           const cellExpect = mergeExpect(expect, layout?.expect ? substitutePlaceholders(layout.expect, values) : undefined);
           const expectations = expectationsFor(cellExpect, kind, nics, { hostname: instance.hostname, dhcpEveryNic: info.manifest.capabilities.dhcp_every_nic, ...(planned?.metadataPath ? { metadataPath: planned.metadataPath } : {}) });
-          cells.push({ ...base, imdsv2, networkBackend: backend, ...(planned ? { topology: planned.topology } : {}), instance, expectations, secrets });
+          cells.push({ ...base, ...(cloudInitDeb ? { cloudInitDeb } : {}), imdsv2, networkBackend: backend, ...(planned ? { topology: planned.topology } : {}), instance, expectations, secrets });
         }
       }
     }

@@ -9,7 +9,7 @@ import { redactDeep, redactText, usableSecrets } from '../util/redact.ts';
 export const REPORT_FILES = { json: 'results.json', junit: 'junit.xml', markdown: 'matrix.md', html: 'matrix.html' } as const;
 
 /** Writes each file whole or not at all (temp file + rename): a reader never sees half a report. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, path);

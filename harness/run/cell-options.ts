@@ -3,6 +3,7 @@ import type { ProbeVerdict } from '../model/probe.ts';
 import type { MetadataService } from '../metadata/service.ts';
 import type { ProbeContext } from '../probes/context.ts';
 import type { SshKeyPair } from '../ssh/keys.ts';
+import type { LocalImage } from '../images/local-image.ts';
 import type { BootStage } from '../vm/readiness.ts';
 
 /** How one cell is run: the single definition shared by the session, the scheduler and runCell. */
@@ -19,6 +20,8 @@ export interface RunCellOptions {
   sshKey?: SshKeyPair;
   /** Override per-stage timeouts (e.g. short ones in never-boots tests). */
   timeoutsMs?: Partial<Record<BootStage, number>>;
+  /** Boot this image instead of looking the cell's image name up in the catalog (`certify FILE`: an image no manifest describes). */
+  image?: LocalImage;
   /** Extra kernel command line for kernel-boot images (tests: a guest that panics). */
   extraCmdline?: string;
   /**

@@ -149,7 +149,8 @@ async function prepare(run: CellRun, accel: VmSpec['accel']): Promise<Prepared> 
     } else await rm(workDir, { recursive: true, force: true });
   });
 
-  const image = await ensureImage(cell.image, { log });
+  // A case's own cloud-init package: its derived build of the image (built here once, then cached).
+  const image = opts.image ?? (await ensureImage(cell.image, { log, ...(cell.cloudInitDeb ? { cloudInitDeb: cell.cloudInitDeb } : {}) }));
   const manifest = image.manifest;
   const metadataService = usesMetadataService(cell.datasource);
   // neutron's metadata agent forwards to nova whatever the datasource: a cell without the run's

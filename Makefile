@@ -55,6 +55,7 @@ image: deps setup
 # $(REPORT_DIR)/vitest.json, which .ci/run turns into its summary line.
 test: deps setup
 	npx cloudprobe images build debian-12-eni
+	npx cloudprobe images build debian-13-netplan
 	mkdir -p $(REPORT_DIR)
 	npx vitest run --reporter=default --reporter=json --outputFile.json=$(REPORT_DIR)/vitest.json
 

@@ -23,8 +23,10 @@ export const LAYERS = {
   report: ['model', 'util'],
   plan: ['images', 'datasource', 'ssh', 'model', 'util'],
   run: ['plan', 'vm', 'network', 'datasource', 'metadata', 'probes', 'report', 'images', 'host', 'ssh', 'model', 'util'],
+  // certify: a local image with no manifest, through the same planner and run session as `run`.
+  certify: ['run', 'plan', 'report', 'images', 'ssh', 'host', 'model', 'util'],
   vitest: ['run', 'plan', 'report', 'model', 'util'],
-  cli: ['run', 'plan', 'vm', 'network', 'datasource', 'metadata', 'probes', 'report', 'images', 'host', 'ssh', 'model', 'util'],
+  cli: ['certify', 'run', 'plan', 'vm', 'network', 'datasource', 'metadata', 'probes', 'report', 'images', 'host', 'ssh', 'model', 'util'],
 };
 
 const folders = Object.keys(LAYERS);

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { installInterruptHandler } from '../run/interrupt.ts';
 import { UserError } from '../util/errors.ts';
 import { packageVersion } from '../util/package-root.ts';
+import { registerCertify } from './certify-command.ts';
 import { registerDoctor } from './doctor-command.ts';
 import { registerDrive } from './drive-command.ts';
 import { registerMetadata } from './metadata-command.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
+  registerCertify(program);
   registerDoctor(program);
   registerDrive(program);
   registerMetadata(program);

@@ -59,6 +59,7 @@ when interrupted.`,
         say,
         onEvent: (e) => {
           if (e.type === 'start') say(`[${stamp()}] start ${e.cell.id}`);
+          else if (e.type === 'log') say(`[${stamp()}] ${e.cell.id}: ${e.line}`);
           else if (e.type === 'done') say(`[${stamp()}] ${e.result.outcome} ${e.cell.id}`);
         },
       });

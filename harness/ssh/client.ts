@@ -87,6 +87,14 @@ export class SshSession {
         const where = `${target.user}@${target.host}:${target.port}`;
         reject(err.level === 'client-authentication' ? new SshAuthError(`${where}: authentication refused (${err.message})`) : new Error(`${where}: ${err.message}`));
       });
+      // A server that drops the connection before login without an error (sshd restarted by
+      // cloud-init's ssh_pwauth mid-handshake) makes ssh2 emit only 'close', and its ready
+      // timer goes with the socket: without this the promise would never settle.
+      client.once('close', () => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`${target.user}@${target.host}:${target.port}: the server closed the connection before login (sshd restarting?)`));
+      });
       client.connect(connectConfig(target, opts.readyTimeoutMs ?? 20_000));
     });
   }

@@ -162,4 +162,22 @@ describe('ssh client against a real dropbear', () => {
       silent.close();
     }
   });
+
+  it('a server that sends its banner and then hangs up (sshd restarting) is an error, never a hang', async () => {
+    // ssh2 emits only 'close' here, no 'error', and drops its ready timer with the socket.
+    const restarting = createServer((s) => {
+      s.write('SSH-2.0-OpenSSH_10.0p2 Debian-7\r\n');
+      setTimeout(() => s.end(), 200);
+    });
+    await new Promise<void>((r) => restarting.listen(0, '127.0.0.1', r));
+    const port = (restarting.address() as { port: number }).port;
+    try {
+      const key = generateKeyPair('t');
+      await expect(SshSession.connect({ host: '127.0.0.1', port, user: USER, privateKey: key.privateKey }, { readyTimeoutMs: 60_000 })).rejects.toThrow(
+        `${USER}@127.0.0.1:${port}: the server closed the connection before login (sshd restarting?)`,
+      );
+    } finally {
+      restarting.close();
+    }
+  });
 });

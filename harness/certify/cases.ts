@@ -40,7 +40,8 @@ expect:
 const MATRIX = `
 name: certify
 images: [IMAGE]
-datasources: [configdrive-iso9660, configdrive-vfat, metadata-openstack, metadata-ec2]
+# EC2 with tokens optional: cloud-init sees an AWS guest there and needs IMDSv2.
+datasources: [configdrive-iso9660, configdrive-vfat, metadata-openstack, { kind: metadata-ec2, imdsv2: optional }]
 networks:
   - dhcp
   - static
@@ -88,6 +89,12 @@ expect:
   timezone: Asia/Shanghai
   runcmd_paths: [/yunshan]
 `;
+
+/** The card's rows and columns, in the matrix case's order. */
+export const CARD_AXES = {
+  datasources: ['configdrive-iso9660', 'configdrive-vfat', 'metadata-openstack', 'metadata-ec2-imdsv2-optional'],
+  networks: ['dhcp', 'static', 'neutron-l3-agent', 'neutron-dhcp-agent'],
+};
 
 function plan(text: string, file: string, manifest: ImageManifest, creds: RunCredentials): Promise<Plan> {
   const loaded = parseCase(text.replace('[IMAGE]', `[${manifest.name}]`), file);

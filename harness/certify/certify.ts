@@ -12,7 +12,7 @@ import type { MatrixEvent } from '../run/scheduler.ts';
 import { redactDeep, redactText, usableSecrets } from '../util/redact.ts';
 import { UserError } from '../util/errors.ts';
 import { buildCard, renderCardHtml, renderCardMarkdown, type Card } from './card.ts';
-import { discoveryPlan, matrixPlan } from './cases.ts';
+import { CARD_AXES, discoveryPlan, matrixPlan } from './cases.ts';
 import { DISCOVERY_USER, gatherFacts, type ImageFacts } from './facts.ts';
 import { describeImageFile, type ImageFile } from './image-file.ts';
 
@@ -110,9 +110,11 @@ export async function certify(file: string, opts: CertifyOptions): Promise<Certi
 
   const manifest = manifestFor(image, { user: facts.defaultUser.name, renderer: facts.renderer?.harness ?? 'none', memoryMiB, ...(facts.firstNic ? { nic: facts.firstNic } : {}) });
   const full = await matrixPlan(manifest, creds);
-  const plan: Plan = opts.filter?.length ? { cells: selectCells(full.cells, { filter: opts.filter }), skipped: selectCells(full.skipped, { filter: opts.filter }) } : full;
-  const datasources = [...new Set([...full.cells, ...full.skipped].map((c) => c.datasourceLabel))];
-  const networks = [...new Set([...full.cells, ...full.skipped].map((c) => c.network))];
+  // --filter narrows what boots; a combination that cannot apply stays on the card as n/a.
+  const plan: Plan = opts.filter?.length ? { cells: selectCells(full.cells, { filter: opts.filter }), skipped: full.skipped } : full;
+  const present = new Set([...full.cells, ...full.skipped].flatMap((c) => [c.datasourceLabel, c.network]));
+  const datasources = CARD_AXES.datasources.filter((d) => present.has(d));
+  const networks = CARD_AXES.networks.filter((n) => present.has(n));
   // With --user there was no discovery boot: the first cell that logs in tells the rest.
   const report = await runPlan(plan, manifest, opts.reportDir, opts, (_c, f) => (facts = { ...f, ...facts }), !facts.renderer);
   const firstVersion = report.results.find((r) => r.cloudInitVersion)?.cloudInitVersion;

@@ -40,6 +40,11 @@ export async function gatherFacts(guest: Guest, firstMac: string | undefined): P
   const py = await run(`python3 -c '${DEFAULT_USER_PY}' 2>/dev/null`);
   const fromCfg = py ? (JSON.parse(py.split('\n').pop()!) as unknown) : undefined;
   if (typeof fromCfg === 'string' && fromCfg) facts.defaultUser = { name: fromCfg, from: "cloud-init's system config (system_info.default_user)" };
+  if (!facts.defaultUser) {
+    // The instance data cloud-init keeps of its merged config (renamed merged_system_cfg in 23.4).
+    const q = await run('cloud-init query merged_system_cfg.system_info.default_user.name 2>/dev/null || cloud-init query merged_cfg.system_info.default_user.name 2>/dev/null');
+    if (q && /^[a-z_][a-z0-9_-]*$/i.test(q)) facts.defaultUser = { name: q, from: '`cloud-init query` (merged system config)' };
+  }
   const log = (await run('cat /var/log/cloud-init.log')) ?? '';
   if (!facts.defaultUser) {
     // cloud-init logs each user it creates; the discovery login user is not the image's.

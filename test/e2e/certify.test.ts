@@ -48,8 +48,8 @@ describe('certify debian-13-netplan (the whole card)', () => {
       'configdrive-iso9660/static:works',
       'configdrive-vfat/dhcp:works',
       'configdrive-vfat/static:works',
-      'metadata-ec2/dhcp:works',
-      'metadata-ec2/static:n/a',
+      'metadata-ec2-imdsv2-optional/dhcp:works',
+      'metadata-ec2-imdsv2-optional/static:n/a',
       'metadata-openstack/dhcp:works',
       'metadata-openstack/neutron-dhcp-agent:works',
       'metadata-openstack/neutron-l3-agent:works',
@@ -58,7 +58,8 @@ describe('certify debian-13-netplan (the whole card)', () => {
   });
 
   it('found out what the image is from inside it: default user, cloud-init 25.1, netplan, eth0, trixie', () => {
-    expect(card!.detected.defaultUser).toEqual({ name: 'ubuntu', from: "cloud-init's system config (system_info.default_user)" });
+    expect(card!.detected.defaultUser?.name).toBe('ubuntu');
+    expect(card!.detected.defaultUser?.from).toMatch(/system config|cloud-init query|Adding user/);
     expect(card!.detected.cloudInitVersion?.version).toMatch(/^25\.1\./);
     expect(card!.detected.renderer).toMatchObject({ name: 'netplan', harness: 'netplan' });
     expect(card!.detected.firstNic).toBe('eth0');

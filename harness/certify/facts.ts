@@ -12,6 +12,8 @@ export interface ImageFacts {
   /** The guest's name of the first NIC (by its MAC). */
   firstNic?: string;
   os?: string;
+  /** Commands that did not answer, with the first line of what they said: why a fact came from a fallback. */
+  misses?: string[];
 }
 
 // cloud-init's own merged system config (cloud.cfg + cloud.cfg.d): the user `users: [default]` makes.
@@ -33,11 +35,14 @@ function harnessRenderer(name: string): 'eni' | 'netplan' | 'none' {
 /** Reads the facts as root (the login user has sudo); a fact that cannot be read is left out. */
 export async function gatherFacts(guest: Guest, firstMac: string | undefined): Promise<ImageFacts> {
   const facts: ImageFacts = {};
-  const run = async (shell: string) => {
+  const misses: string[] = [];
+  const run = async (shell: string, label = shell) => {
     const r = await guest.exec({ shell }, { root: true, timeoutMs: 60_000 });
-    return r.code === 0 ? r.stdout.trim() : undefined;
+    if (r.code === 0) return r.stdout.trim();
+    misses.push(`${label}: exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`);
+    return undefined;
   };
-  const py = await run(`python3 -c '${DEFAULT_USER_PY}' 2>/dev/null`);
+  const py = await run(`python3 -c '${DEFAULT_USER_PY}'`, 'python3: cloudinit.stages.Init().cfg');
   const fromCfg = py ? (JSON.parse(py.split('\n').pop()!) as unknown) : undefined;
   if (typeof fromCfg === 'string' && fromCfg) facts.defaultUser = { name: fromCfg, from: "cloud-init's system config (system_info.default_user)" };
   if (!facts.defaultUser) {
@@ -58,7 +63,7 @@ export async function gatherFacts(guest: Guest, firstMac: string | undefined): P
   if (selected) facts.renderer = { name: selected, from: "cloud-init.log (\"Selected renderer\")", harness: harnessRenderer(selected) };
   else {
     for (const [glob, name] of RENDERED_FILES) {
-      if (await run(`ls ${glob} >/dev/null 2>&1 && echo yes`)) {
+      if (await run(`ls ${glob} >/dev/null 2>&1 && echo yes || true`)) {
         facts.renderer = { name, from: `${glob} exists`, harness: harnessRenderer(name) };
         break;
       }
@@ -69,6 +74,7 @@ export async function gatherFacts(guest: Guest, firstMac: string | undefined): P
   if (first) facts.firstNic = first.split(' ')[0];
   const os = await run('. /etc/os-release && echo "$PRETTY_NAME"');
   if (os) facts.os = os;
+  if (misses.length) facts.misses = misses;
   return facts;
 }
 

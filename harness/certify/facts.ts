@@ -2,7 +2,7 @@ import type { Guest } from '../ssh/guest.ts';
 
 /**
  * What certify learns about an image from inside a booted VM, each fact with where it came from,
- * so a reader of the card can check it. Nothing here comes from a manifest.
+ * so a reader of the card can check it. Nothing here comes from a manifest (docs/facts.md §9).
  */
 export interface ImageFacts {
   defaultUser?: { name: string; from: string };

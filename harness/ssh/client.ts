@@ -89,7 +89,7 @@ export class SshSession {
       });
       // A server that drops the connection before login without an error (sshd restarted by
       // cloud-init's ssh_pwauth mid-handshake) makes ssh2 emit only 'close', and its ready
-      // timer goes with the socket: without this the promise would never settle.
+      // timer goes with the socket: without this the promise would never settle (docs/facts.md §9).
       client.once('close', () => {
         if (settled) return;
         settled = true;

@@ -24,7 +24,7 @@ export function registerCertify(program: Command): void {
     )
     .argument('<image>', 'the image file')
     .option('--report-dir <dir>', 'where card.md, card.json, card.html, the matrix reports and artifacts go (default: ./certify-<image name>)')
-    .option('--jobs <n>', 'VMs at once (default: about one per core, at most free memory ÷ 1.5 GiB)')
+    .option('--jobs <n>', 'VMs at once, or auto (the default: about one per core, at most free memory ÷ 1.5 GiB)')
     .option('--user <name>', 'the image\'s default user, when known (skips the discovery boot)')
     .option('--memory <MiB>', 'guest RAM', '1024')
     .option('--filter <pattern>', 'only combinations whose id (certify/<image>/<datasource>/<network>) matches; * is a wildcard, otherwise a substring (repeatable)', collect, [])

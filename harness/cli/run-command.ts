@@ -38,7 +38,7 @@ export function registerRun(program: Command): void {
     .argument('[paths...]', 'case files or directories of *.yaml cases', ['cases'])
     .option('--image <name>', 'only cells on this image (repeatable, or comma separated)', collect, [])
     .option('--filter <pattern>', 'only cells whose id (<case>/<image>/<datasource>/<network>) matches; * is a wildcard, otherwise a substring (repeatable)', collect, [])
-    .option('--jobs <n>', 'VMs at once (default: about one per core, at most free memory ÷ 1.5 GiB)')
+    .option('--jobs <n>', 'VMs at once, or auto (the default: about one per core, at most free memory ÷ 1.5 GiB)')
     .option('--shard <i/n>', 'run only the i-th of n deterministic shards of the matrix (for CI runners sharing one matrix)')
     .option('--report-dir <dir>', 'where results.json, junit.xml, matrix.md, matrix.html and artifacts/ go (default: $REPORT_DIR or ./reports)')
     .option('--keep <mode>', `keep VMs running after their probes, each printing the ssh command to reach it, until Ctrl-C: ${KEEP_MODES.join(', ')} (a kept VM holds its job slot; its work dir is kept too)`, 'never')

@@ -82,13 +82,32 @@ export function checkTools(specs: ToolSpec[] = TOOLS): Promise<ToolStatus[]> {
   return Promise.all(specs.map(checkTool));
 }
 
-/** Resolves a tool's command or throws naming the Debian package to install. */
-export async function requireTool(name: string): Promise<string> {
+/**
+ * Resolves a tool's command or throws naming the Debian package to install. Only looks the command
+ * up on PATH (no `--version` run: that is doctor's job) and remembers the answer per PATH for the
+ * life of the process — a cell asks for qemu, qemu-img, socat and a drive builder on every boot,
+ * and each version run costs a fork and an exec under a loaded host.
+ */
+export function requireTool(name: string): Promise<string> {
+  const key = `${name}\0${process.env.PATH ?? ''}`;
+  let found = resolvedTools.get(key);
+  if (!found) {
+    found = resolveTool(name);
+    resolvedTools.set(key, found);
+    // A missing tool is not remembered: a later call (after an install) looks again.
+    found.catch(() => resolvedTools.delete(key));
+  }
+  return found;
+}
+
+const resolvedTools = new Map<string, Promise<string>>();
+
+async function resolveTool(name: string): Promise<string> {
   const spec = TOOLS.find((t) => t.name === name || t.commands.includes(name));
   if (!spec) throw new Error(`unknown tool ${name}`);
-  const status = await checkTool(spec);
-  if (!status.found || !status.path) {
-    throw new Error(`${spec.commands.join(' or ')} not found (needed for: ${spec.purpose}); install the Debian package ${spec.debianPackage}`);
+  for (const command of spec.commands) {
+    const path = await which(command);
+    if (path) return path;
   }
-  return status.path;
+  throw new Error(`${spec.commands.join(' or ')} not found (needed for: ${spec.purpose}); install the Debian package ${spec.debianPackage}`);
 }

@@ -96,6 +96,8 @@ export interface CellResult {
   artifactsDir: string;
   /** Relative artifact paths, by kind. */
   artifacts: Record<string, string>;
+  /** QEMU's peak resident memory (VmHWM) for this cell's VM, MiB, read just before it stopped. */
+  qemuPeakRssMiB?: number;
   /** Set when --keep held the VM: how to reach it while it ran. */
   kept?: { sshCommand?: string; workDir?: string };
   /**

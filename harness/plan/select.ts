@@ -55,8 +55,10 @@ export function defaultJobs(cores = availableParallelism(), freeBytes = freemem(
   return Math.max(1, Math.min(cores, Math.floor(freeBytes / MEMORY_PER_JOB)));
 }
 
+/** `--jobs N`, or `--jobs auto` for defaultJobs() (the default when the flag is not given). */
 export function parseJobs(text: string): number {
+  if (text === 'auto') return defaultJobs();
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs ${text}: expected a whole number ≥ 1`);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs ${text}: expected a whole number ≥ 1 or auto`);
   return n;
 }

@@ -230,7 +230,12 @@ async function boot(run: CellRun, p: Prepared): Promise<BootedVm | undefined> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       log: run.log,
       onStarted: (q) => {
-        cleanup.defer('stop qemu', () => q.stop());
+        cleanup.defer('stop qemu', async () => {
+          // The high-water mark just before QEMU goes: what one VM costs the host (sizes --jobs).
+          const kib = await q.peakRssKiB();
+          if (kib) result.qemuPeakRssMiB = Math.round(kib / 1024);
+          await q.stop();
+        });
         // An interrupt stops QEMU at once: whatever waits on the guest then ends quickly.
         const onAbort = () => void q.stop();
         opts.signal?.addEventListener('abort', onAbort, { once: true });

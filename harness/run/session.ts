@@ -14,6 +14,7 @@ import type { RunCellFn, RunCellOptions } from './cell-options.ts';
 import { holdHook } from './hold.ts';
 import { checkNetworkBackends } from './network-availability.ts';
 import { crashedResult, runMatrix, type MatrixEvent } from './scheduler.ts';
+import { longestFirst, previousDurations } from './start-order.ts';
 
 export interface RunSessionOptions {
   plan: Plan;
@@ -40,6 +41,11 @@ export interface RunSessionOptions {
   retryErrors?: number;
   /** Lines for the user (a held VM's ssh command). */
   say?: (line: string) => void;
+  /**
+   * Start the cells longest first, by what the previous run in reportDir measured (default true;
+   * harness/run/start-order.ts). The reports keep plan order either way.
+   */
+  longestFirst?: boolean;
 }
 
 /**
@@ -133,8 +139,9 @@ export class RunSession {
         if (e.type === 'cancelled') this.pending.get(e.cell.id)?.settle(undefined);
         for (const listener of this.listeners) listener(e);
       };
+      const startOrder = opts.reportDir && opts.longestFirst !== false ? longestFirst(plan.cells, await previousDurations(opts.reportDir)) : plan.cells;
       const outcome = runCell
-        ? await runMatrix(plan.cells, {
+        ? await runMatrix(startOrder, {
             jobs: opts.jobs,
             runCell,
             retryErrors: opts.retryErrors ?? DEFAULT_RETRY_ERRORS,
@@ -153,6 +160,8 @@ export class RunSession {
           })
         : { results: [], cancelled: [] as SkippedCell[] };
       const finishedAt = new Date();
+      const planOrder = new Map(plan.cells.map((c, k) => [c.id, k]));
+      outcome.results.sort((a, b) => (planOrder.get(a.id) ?? 0) - (planOrder.get(b.id) ?? 0));
       const skipped = [...plan.skipped, ...outcome.cancelled];
       const report: RunReport = {
         tool: 'cloudprobe',

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { peakRssKiB } from '../host/process-memory.ts';
 import { requireTool } from '../host/tools.ts';
 import { guardProcess } from './exit-guard.ts';
 import { buildQemuArgs } from './qemu-args.ts';
@@ -77,6 +78,11 @@ export class QemuProcess {
     if (!this.alive) return true;
     const timer = sleep(ms).then(() => false);
     return Promise.race([this.exited.then(() => true), timer]);
+  }
+
+  /** QEMU's peak resident memory so far, in KiB (undefined once it has exited). */
+  peakRssKiB(): Promise<number | undefined> {
+    return this.alive ? peakRssKiB(this.pid) : Promise.resolve(undefined);
   }
 
   /** QMP `quit`, then SIGTERM, then SIGKILL; each step waits a little for QEMU to go. */

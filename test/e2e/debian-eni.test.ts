@@ -72,6 +72,8 @@ describe('evidence and artifacts', () => {
       const rendered = await readFile(join(r.artifactsDir, r.artifacts.networkConfig!), 'utf8');
       expect(rendered).toMatch(r.cell.network === 'static' ? /inet static[\s\S]*10\.0\.2\.50/ : /inet dhcp/);
       expect(r.timings['cloud-init']).toBeGreaterThan(r.timings['ssh-banner']!);
+      // QEMU's high-water mark, read before it stopped: a booted Debian guest touches well over 100 MiB.
+      expect(r.qemuPeakRssMiB, `${r.id}: QEMU peak RSS`).toBeGreaterThan(100);
     }
   });
 });

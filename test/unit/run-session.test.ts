@@ -105,4 +105,29 @@ describe('RunSession', () => {
     expect(report.skipped.map((s) => [s.id, s.kind, s.datasourceLabel])).toEqual([['c/i/b/1', 'cancelled', 'configdrive-iso9660']]);
     expect(await session.result('c/i/b/1')).toBeUndefined();
   });
+
+  it('starts cells longest first by the previous run in the same report dir, and reports them in plan order', async () => {
+    const cells = ['a', 'b', 'c', 'd'].map((k) => cell(`c/img/${k}/dhcp`));
+    const durations: Record<string, number> = { 'c/img/a/dhcp': 10, 'c/img/b/dhcp': 300, 'c/img/c/dhcp': 50, 'c/img/d/dhcp': 20 };
+    const started: string[] = [];
+    const runCell: RunCellFn = async (c) => {
+      started.push(c.id);
+      return { ...result(c, 'pass'), timings: { totalMs: durations[c.id]! } };
+    };
+    const plan = { cells, skipped: [] };
+    // First run: no history, plan order.
+    await new RunSession({ plan, jobs: 1, artifactsRoot: dir, reportDir: dir, runCell }).run();
+    expect(started).toEqual(cells.map((c) => c.id));
+    // Second run, with one cell the first run did not have: the unknown one first, then longest first.
+    started.length = 0;
+    const withNew = { cells: [...cells, cell('c/img/e/dhcp')], skipped: [] };
+    durations['c/img/e/dhcp'] = 5;
+    const { report } = await new RunSession({ plan: withNew, jobs: 1, artifactsRoot: dir, reportDir: dir, runCell }).run();
+    expect(started).toEqual(['c/img/e/dhcp', 'c/img/b/dhcp', 'c/img/c/dhcp', 'c/img/d/dhcp', 'c/img/a/dhcp']);
+    expect(report.results.map((r) => r.id)).toEqual(withNew.cells.map((c) => c.id));
+    // Opting out keeps plan order.
+    started.length = 0;
+    await new RunSession({ plan, jobs: 1, artifactsRoot: dir, reportDir: dir, runCell, longestFirst: false }).run();
+    expect(started).toEqual(cells.map((c) => c.id));
+  });
 });

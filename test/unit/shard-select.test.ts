@@ -56,6 +56,7 @@ describe('jobs', () => {
   });
   it('parses --jobs', () => {
     expect(parseJobs('3')).toBe(3);
+    expect(parseJobs('auto')).toBe(defaultJobs());
     for (const bad of ['0', '-1', '1.5', 'two']) expect(() => parseJobs(bad)).toThrow(/--jobs/);
   });
 });

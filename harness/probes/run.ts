@@ -27,20 +27,23 @@ export const PROBES: Record<ProbeName, ProbeFn> = {
 };
 
 /**
- * Runs the probes in PROBE_NAMES order, one at a time (they share one SSH connection). A probe
- * that cannot run (lost connection, a timeout, output it could not read) yields an `error`
- * verdict saying so — never a pass, and never a fail, which would blame the guest. defineProbe
- * turns its exceptions into that verdict; the catch here only guards a probe not built with it.
+ * Runs the probes all at once and returns their verdicts in PROBE_NAMES order. They only read the
+ * guest, each through its own recording view, so none depends on another; at once, their commands
+ * reach the guest in rounds that a batching transport (harness/ssh/batch.ts) sends as one script
+ * each, and the password logins (each paying sshd's failure delay) overlap with the rest. A probe
+ * that cannot run (lost connection, a timeout, output it could not read) yields an `error` verdict
+ * saying so — never a pass, and never a fail, which would blame the guest. defineProbe turns its
+ * exceptions into that verdict; the catch here only guards a probe not built with it.
  */
-export async function runProbes(ctx: ProbeContext, only: readonly ProbeName[] = PROBE_NAMES): Promise<ProbeVerdict[]> {
-  const verdicts: ProbeVerdict[] = [];
-  for (const name of only) {
-    const started = Date.now();
-    try {
-      verdicts.push(await PROBES[name](ctx));
-    } catch (err) {
-      verdicts.push({ ...errorVerdict(name, err), durationMs: Date.now() - started });
-    }
-  }
-  return verdicts;
+export function runProbes(ctx: ProbeContext, only: readonly ProbeName[] = PROBE_NAMES): Promise<ProbeVerdict[]> {
+  return Promise.all(
+    only.map(async (name) => {
+      const started = Date.now();
+      try {
+        return await PROBES[name](ctx);
+      } catch (err) {
+        return { ...errorVerdict(name, err), durationMs: Date.now() - started };
+      }
+    }),
+  );
 }

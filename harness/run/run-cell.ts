@@ -16,6 +16,7 @@ import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
 import { connectWithRetry } from '../ssh/client.ts';
+import { BatchingTransport } from '../ssh/batch.ts';
 import { Guest } from '../ssh/guest.ts';
 import { runKeyPair } from '../ssh/keys.ts';
 import { CleanupStack, describeFailures } from '../util/cleanup-stack.ts';
@@ -262,8 +263,10 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   const session = await connectWithRetry(vm.sshTarget, { timeoutMs: 60_000, retryAuth: true, ...(opts.signal ? { signal: opts.signal } : {}) });
   cleanup.defer('close the probes’ ssh session', () => session.close());
   const user = p.login.user;
+  // The probes run at once; their commands reach the guest in rounds, one script per round.
+  const batched = new BatchingTransport(session, user);
   const ctx: ProbeContext = {
-    guest: new Guest(session, user),
+    guest: new Guest(batched, user),
     ssh: { host: vm.sshTarget.host, port: vm.sshTarget.port, user },
     image: {
       notApplicable: p.manifest.capabilities.not_applicable,
@@ -280,7 +283,7 @@ async function probe(run: CellRun, p: Prepared, vm: BootedVm): Promise<void> {
   const probesStarted = Date.now();
   await recordVerdicts(run, await runProbes(ctx));
   result.timings.probes = Date.now() - vm.qemu.startedAt;
-  run.log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s`);
+  run.log(`probes done in ${((Date.now() - probesStarted) / 1000).toFixed(1)} s (${batched.stats.commands} commands in ${batched.stats.roundTrips} round trips${batched.stats.fallbacks ? `, ${batched.stats.fallbacks} bundle(s) sent again one by one` : ''})`);
   await collectGuestArtifacts(ctx, artifacts, p.manifest.network_renderer);
   result.outcome = outcomeOf(result.verdicts);
   const held = await opts.inspect?.(ctx, result.verdicts);

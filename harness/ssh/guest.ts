@@ -13,9 +13,19 @@ import type { ExecResult } from './client.ts';
  * verdict (harness/probes/define.ts), never a `fail`.
  */
 
+/** What comes with a command line to the transport. */
+export interface GuestExecRequest {
+  timeoutMs: number;
+  /**
+   * Set when the line is a root command wrapped for sudo: the command itself, so that a transport
+   * running several root commands at once (harness/ssh/batch.ts) can put them under one sudo.
+   */
+  rootCommand?: string;
+}
+
 /** How commands reach the guest: one shell command line in, its exit and output out (SshSession fits). */
 export interface GuestTransport {
-  exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult>;
+  exec(command: string, opts: GuestExecRequest): Promise<ExecResult>;
 }
 
 /** argv (each word quoted for the shell) or a shell line taken as written (pipes, `||`, loops). */
@@ -127,7 +137,8 @@ export class Guest {
     const line = commandLine(cmd);
     let r: ExecResult;
     try {
-      r = await this.transport.exec(opts.root ? asRoot(this.user, line) : line, { timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS });
+      const sent = opts.root ? asRoot(this.user, line) : line;
+      r = await this.transport.exec(sent, { timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, ...(sent !== line ? { rootCommand: line } : {}) });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.opts.evidence?.command(line, `[no result: ${message}]`);

@@ -7,6 +7,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineProbe, pass } from '../../harness/probes/define.ts';
 import { runProbes } from '../../harness/probes/run.ts';
+import { BatchingTransport } from '../../harness/ssh/batch.ts';
 import { SshSession } from '../../harness/ssh/client.ts';
 import { Guest, GuestCommandError } from '../../harness/ssh/guest.ts';
 import { generateKeyPair } from '../../harness/ssh/keys.ts';
@@ -129,11 +130,13 @@ describe('Guest over a real SSH connection', () => {
     expect(await g.readFile(join(dir, 'absent'))).toBeUndefined();
   });
 
-  it('a connection dropped in the middle of a probe gives an error verdict (never fail), and the next probe errors too', async () => {
+  it('a connection dropped in the middle of a probe gives an error verdict (never fail), and a probe run after it errors too', async () => {
     server.dropWhen = (c) => c.startsWith('readlink');
     const { guest: g } = await guest();
     const ctx = { ...probeContext({ exec: () => Promise.reject(new Error('unused')) }, { timezone: 'Asia/Shanghai', runcmdPaths: ['/yunshan'] }), guest: g };
-    const [tz, runcmd] = await runProbes(ctx, ['timezone', 'runcmd']);
+    // Probes run at once; runcmd is asked for after the drop, so it cannot have been answered before it.
+    const [tz] = await runProbes(ctx, ['timezone']);
+    const [runcmd] = await runProbes(ctx, ['runcmd']);
     expect(tz!.status).toBe('error');
     expect(tz!.summary).toMatch(/^probe could not run: readlink \/etc\/localtime: /);
     // What it saw before the drop stays as evidence, and the drop itself is shown.
@@ -159,5 +162,26 @@ describe('Guest over a real SSH connection', () => {
     expect(v.summary).toMatch(/^probe could not run: sleep 30: .*no exit within 300 ms/);
     // The session itself still works afterwards.
     expect(await g.succeed(['echo', 'still here'])).toBe('still here\n');
+  });
+
+  it('probes at once through the batching transport: one exec per round, the same verdicts and evidence as one by one', async () => {
+    server.dropWhen = () => false;
+    const file = join(dir, 'tz');
+    await writeFile(file, 'Asia/Shanghai\n');
+    const { session } = await guest();
+    let execs = 0;
+    const counting = { exec: (c: string, o: { timeoutMs: number }) => (execs++, session.exec(c, o)) };
+    const expectations = { timezone: 'Asia/Shanghai', runcmdPaths: ['/yunshan', dir] };
+    const ctxWith = (g: Guest) => ({ ...probeContext({ exec: () => Promise.reject(new Error('unused')) }, expectations), guest: g });
+    const oneByOne = await runProbes(ctxWith(new Guest(counting, USER)), ['timezone', 'runcmd']);
+    const alone = execs;
+    execs = 0;
+    const batched = new BatchingTransport(counting, USER);
+    const together = await runProbes(ctxWith(new Guest(batched, USER)), ['timezone', 'runcmd']);
+    const strip = (vs: typeof oneByOne) => vs.map(({ durationMs: _d, ...v }) => v);
+    expect(strip(together)).toEqual(strip(oneByOne));
+    expect(together.map((v) => v.status)).toEqual(oneByOne.map((v) => v.status));
+    expect(execs).toBeLessThan(alone);
+    expect(batched.stats.commands).toBe(alone);
   });
 });

@@ -118,6 +118,12 @@ try {
   console.log(`| shell baseline total (incl. overlay, genisoimage, teardown) | ${baselineTotal.toFixed(1)} |`);
   console.log('');
   console.log(`systemd-analyze: ${kernelToUserspace ?? '–'}`);
+  console.log(`QEMU peak RSS: ${result.qemuPeakRssMiB ?? '–'} MiB`);
+  // The plain last line a script reads: start → verdict over the guest's own boot to cloud-init
+  // done (serial clock, same run), and the probes' own seconds (cloud-init done → probes done).
+  const guestDoneS = seen.cloudInitDone ? (seen.cloudInitDone - qemuStartedAt) / 1000 : undefined;
+  const probesS = t.probes !== undefined && t['cloud-init'] !== undefined ? (t.probes - t['cloud-init']) / 1000 : undefined;
+  console.log(`ratio verdict/guest-cloud-init-done: ${guestDoneS ? (harnessTotal / guestDoneS).toFixed(2) : 'n/a'} probes_s: ${probesS?.toFixed(1) ?? 'n/a'}`);
 } finally {
   await rm(root, { recursive: true, force: true });
 }

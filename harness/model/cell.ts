@@ -73,6 +73,18 @@ export function coordinatesOf(c: CellCoordinates): CellCoordinates {
 export const READINESS_STAGES = ['process', 'kernel', 'ssh-banner', 'ssh-login', 'cloud-init', 'probes', 'done'] as const;
 export type ReadinessStage = (typeof READINESS_STAGES)[number];
 
+/**
+ * One moment of a cell's boot, in ms from QEMU's start: what the harness saw (kernel banner, SSH
+ * banner, login, cloud-init done, probes done, done) and the cloud-init stages the guest's console
+ * announced, placed by the guest's uptime from the kernel banner (harness/run/timeline.ts).
+ */
+export interface TimelineMark {
+  /** A readiness stage (harness) or `cloud-init <stage>` / `cloud-init finished` (guest console). */
+  label: string;
+  atMs: number;
+  from: 'harness' | 'console';
+}
+
 export interface CellResult {
   id: string;
   cell: Omit<CellSpec, 'secrets'>;
@@ -96,6 +108,8 @@ export interface CellResult {
   artifactsDir: string;
   /** Relative artifact paths, by kind. */
   artifacts: Record<string, string>;
+  /** The boot drawn as a bar in the HTML report, marks in time order (absent when QEMU never started). */
+  timeline?: TimelineMark[];
   /** QEMU's peak resident memory (VmHWM) for this cell's VM, MiB, read just before it stopped. */
   qemuPeakRssMiB?: number;
   /** Set when --keep held the VM: how to reach it while it ran. */

@@ -19,6 +19,25 @@ export const CLOUD_INIT_FINISHED = /Cloud-init v\. (\S+) finished at [^\n]*?\. D
 /** cloud-init's stage banner ("Cloud-init v. 25.1.4-1 running 'init' at …") or final message. */
 const CLOUD_INIT_VERSION = /Cloud-init v\. (\S+) (?:running|finished)/;
 
+/** A stage banner with the guest's uptime: "… running 'modules:config' at <date>. Up 61.32 seconds." */
+const CLOUD_INIT_STAGE = /Cloud-init v\. \S+ running '([^']+)' at [^\n]*?\. Up ([\d.]+) seconds/g;
+
+/**
+ * When each cloud-init stage began, and when it finished, by the guest's uptime (seconds since
+ * its kernel started), in console order: init-local, init, modules:config, modules:final, then
+ * `finished` from the final message. A stage that ran twice (a reboot) keeps its first banner.
+ */
+export function cloudInitStagesOf(raw: string): { stage: string; upS: number }[] {
+  const text = cleanConsole(raw);
+  const stages: { stage: string; upS: number }[] = [];
+  for (const m of text.matchAll(CLOUD_INIT_STAGE)) {
+    if (!stages.some((s) => s.stage === m[1])) stages.push({ stage: m[1]!, upS: Number(m[2]) });
+  }
+  const done = CLOUD_INIT_FINISHED.exec(text);
+  if (done) stages.push({ stage: 'finished', upS: Number(done[3]) });
+  return stages;
+}
+
 /** The cloud-init version a console shows, or undefined when no cloud-init ran. */
 export function cloudInitVersionOf(raw: string): string | undefined {
   return CLOUD_INIT_VERSION.exec(raw)?.[1];

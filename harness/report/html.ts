@@ -1,6 +1,7 @@
 import type { CellResult } from '../model/cell.ts';
 import type { ProbeVerdict } from '../model/probe.ts';
 import { artifactLink } from './markdown.ts';
+import { renderTimeline, TIMELINE_CSS } from './timeline-html.ts';
 import { attemptLines, formatMs, matrixGroups, skipReasons, type CellStatus, type MatrixCell, type RunReport } from './model.ts';
 
 /**
@@ -120,12 +121,13 @@ export function renderHtml(report: RunReport, reportDir: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cloudprobe matrix</title>
-<style>${CSS}</style>
+<style>${CSS}${TIMELINE_CSS}</style>
 </head>
 <body>
 <h1>cloudprobe matrix</h1>
 <p class="summary">${s.cells} cells: <b>${s.passed} passed</b>, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped${s.retried ? ` · ${s.retried} run again after an error` : ''} · wall ${formatMs(report.wallMs)} with ${report.jobs} job(s) · VM time ${formatMs(s.vmMsTotal)}${report.shard ? ` · shard ${report.shard.index}/${report.shard.count}` : ''}${report.interrupted ? ' · <b>interrupted</b>' : ''} · started ${esc(report.startedAt)}</p>
 ${tables.join('\n')}
+${renderTimeline(report.results, esc, anchor)}
 <h2>Cells</h2>
 ${report.results.map((r) => cellSection(r, reportDir)).join('\n')}
 ${skipped.length ? `<h2>Skipped</h2><ul>${skipped.join('')}</ul>` : ''}

@@ -16,6 +16,7 @@ import type { ProbeContext } from '../probes/context.ts';
 import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
 import { connectWithRetry } from '../ssh/client.ts';
+import { buildTimeline } from './timeline.ts';
 import { BatchingTransport } from '../ssh/batch.ts';
 import { Guest } from '../ssh/guest.ts';
 import { runKeyPair } from '../ssh/keys.ts';
@@ -111,8 +112,11 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
   } finally {
     // Before the work dir goes: the release the guest ran, from its console (any outcome).
     if (run.workDir) {
-      const version = cloudInitVersionOf(await readFile(join(run.workDir, 'serial.log'), 'utf8').catch(() => ''));
+      const serial = await readFile(join(run.workDir, 'serial.log'), 'utf8').catch(() => '');
+      const version = cloudInitVersionOf(serial);
       if (version) run.result.cloudInitVersion = version;
+      const timeline = buildTimeline(run.result.timings, serial);
+      if (timeline.length) run.result.timeline = timeline;
     }
     const failures = await run.cleanup.unwind();
     for (const line of describeFailures(failures)) run.log(`cleanup: ${line}`);

@@ -1,5 +1,6 @@
 import type { CellResult, CellSpec, SkippedCell } from '../../harness/model/cell.ts';
 import { summarize, type RunReport } from '../../harness/report/model.ts';
+import { buildTimeline } from '../../harness/run/timeline.ts';
 
 /** A small run: one pass (with an n/a), one fail, one error (console tail with escapes), one skipped. */
 
@@ -37,6 +38,18 @@ function spec(id: string): Omit<CellSpec, 'secrets'> {
   };
 }
 
+const PASS_TIMINGS = { process: 10, kernel: 2_000, 'ssh-banner': 70_000, 'ssh-login': 80_000, 'cloud-init': 100_000, probes: 106_000, done: 108_000, totalMs: 112_000 };
+/** cloud-init's stage banners as a console shows them (cloud-init 25.1 on trixie, uptimes shifted). */
+export const PASS_CONSOLE = [
+  '[    0.000000] Linux version 6.12.57+deb13-amd64 (debian-kernel@lists.debian.org)',
+  "[   41.707818] cloud-init[361]: Cloud-init v. 25.1.4 running 'init-local' at Fri, 04 Dec 2026 20:15:15 +0000. Up 41.31 seconds.",
+  "[   55.441136] cloud-init[361]: Cloud-init v. 25.1.4 running 'init' at Fri, 04 Dec 2026 20:15:29 +0000. Up 55.33 seconds.",
+  "[   62.743669] cloud-init[361]: Cloud-init v. 25.1.4 running 'modules:config' at Fri, 04 Dec 2026 20:15:35 +0000. Up 61.32 seconds.",
+  "[   65.490730] cloud-init[361]: Cloud-init v. 25.1.4 running 'modules:final' at Fri, 04 Dec 2026 20:15:39 +0000. Up 65.28 seconds.",
+  '[   68.387571] cloud-init[361]: Cloud-init v. 25.1.4 finished at Fri, 04 Dec 2026 20:15:42 +0000. Datasource DataSourceConfigDrive [net,ver=2][source=/dev/sr0].  Up 68.16 seconds',
+  '',
+].join('\n');
+
 export function fixtureReport(artifactsRoot: string): RunReport {
   const base = (id: string) => ({ id, cell: spec(id), accel: { use: 'tcg' as const, reason: 'KVM unusable: probe guest hung' }, artifactsDir: `${artifactsRoot}/${id}`, artifacts: { serial: 'serial.log', 'cloud-init.log': 'cloud-init.log' } });
   const pass: CellResult = {
@@ -54,7 +67,8 @@ export function fixtureReport(artifactsRoot: string): RunReport {
         artifactsDir: `${artifactsRoot}/seed-article/debian-12-eni/configdrive-iso9660/static.attempt-1`,
       },
     ],
-    timings: { process: 10, kernel: 2_000, 'ssh-banner': 70_000, 'ssh-login': 80_000, 'cloud-init': 100_000, totalMs: 112_000 },
+    timings: PASS_TIMINGS,
+    timeline: buildTimeline(PASS_TIMINGS, PASS_CONSOLE),
     verdicts: [
       { probe: 'hostname', status: 'pass', summary: 'hostname is cloud, fqdn cloud.yunshan.net', evidence: { hostname: 'cloud\n' }, durationMs: 120 },
       { probe: 'password-login', status: 'pass', summary: `ubuntu logs in with the password; a wrong one is refused`, expected: { user: 'ubuntu', password: SECRET }, durationMs: 900 },
@@ -76,6 +90,7 @@ export function fixtureReport(artifactsRoot: string): RunReport {
     outcome: 'error',
     stage: 'ssh-banner',
     timings: { process: 12, kernel: 1_900, totalMs: 300_000 },
+    timeline: buildTimeline({ process: 12, kernel: 1_900, totalMs: 300_000 }, ''),
     verdicts: [],
     error: {
       stage: 'ssh-banner',

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 /** Debian's chromium, headless, offline, with a throw-away profile (`make deps` installs it). */
-async function screenshot(html: string, png: string): Promise<void> {
+async function screenshot(html: string, png: string, size = '1280,900'): Promise<void> {
   const chromium = await which('chromium');
   if (!chromium) throw new Error('chromium not found (renders the HTML report); install the Debian package chromium (make deps does)');
   const profile = join(dir, 'profile');
@@ -37,7 +37,7 @@ async function screenshot(html: string, png: string): Promise<void> {
       '--no-first-run',
       `--user-data-dir=${profile}`,
       `--screenshot=${png}`,
-      '--window-size=1280,900',
+      `--window-size=${size}`,
       pathToFileURL(html).href,
     ],
     { timeout: 120_000 },
@@ -59,5 +59,16 @@ describe('HTML report in headless Chromium', () => {
     expect(countColor(img, '#cf222e')).toBeGreaterThan(100); // fail
     expect(countColor(img, '#8250df')).toBeGreaterThan(100); // error
     if (process.env.CLOUDPROBE_KEEP_SCREENSHOT) await copyFile(png, process.env.CLOUDPROBE_KEEP_SCREENSHOT);
+  });
+
+  it('draws the boot timeline: each cloud-init stage and the probes in their own colour', async () => {
+    const files = await writeReports(fixtureReport(join(dir, 'artifacts-tl')), join(dir, 'tl'), [SECRET, ADMIN_PASS]);
+    const png = join(dir, 'timeline.png');
+    // Tall enough to show the section below the matrices.
+    await screenshot(files.html, png, '1280,2600');
+    const img = decodePng(await readFile(png));
+    // Colours only the timeline uses (harness/report/timeline-html.ts): init, modules:final, probes.
+    for (const colour of ['#0969da', '#bf3989', '#2da44e']) expect(countColor(img, colour), colour).toBeGreaterThan(200);
+    if (process.env.CLOUDPROBE_KEEP_SCREENSHOT) await copyFile(png, `${process.env.CLOUDPROBE_KEEP_SCREENSHOT}.timeline.png`);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readInputFile } from '../util/input-file.ts';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
@@ -87,7 +87,7 @@ export async function resolveInstance(file: InstanceFile, baseDir: string): Prom
   if (user_data_file !== undefined) {
     const p = resolve(baseDir, user_data_file);
     try {
-      user_data = await readFile(p, 'utf8');
+      user_data = await readInputFile(p);
     } catch (err) {
       throw new UserError(`user_data_file ${p}: ${(err as Error).message}`);
     }

@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readInputFile } from '../util/input-file.ts';
 import { basename, extname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { formatLocation, UserError } from '../util/errors.ts';
@@ -39,7 +40,7 @@ export function parseCase(text: string, file: string): LoadedCase {
 export async function loadCase(file: string): Promise<LoadedCase> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readInputFile(file);
   } catch (err) {
     throw new UserError(`${file}: cannot read: ${(err as Error).message}`);
   }

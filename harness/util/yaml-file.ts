@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readInputFile } from './input-file.ts';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatLocation, UserError, type SourceLocation } from './errors.ts';
@@ -65,7 +65,7 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
 export async function loadYamlFile<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S>> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readInputFile(file);
   } catch (err) {
     throw new UserError(`${file}: cannot read: ${(err as Error).message}`);
   }

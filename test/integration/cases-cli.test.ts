@@ -44,6 +44,23 @@ describe('cloudprobe run', () => {
     expect(existsSync(marker())).toBe(false);
   });
 
+  it('refuses a FIFO given as a case file or a user_data_file at once, without hanging', async () => {
+    const fifo = join(dir, 'pipe.yaml');
+    await execa('mkfifo', [fifo]);
+    const r = await cli(['run', '--list', fifo]);
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe(`cloudprobe: ${fifo}: cannot read: not a regular file (a FIFO)`);
+    const withFifo = join(dir, 'fifo-user-data.yaml');
+    await writeFile(withFifo, `name: a\nuser_data_file: ${fifo}\n`);
+    const u = await cli(['drive', 'build', '--instance', withFifo, '--format', 'iso9660', '--output', join(dir, 'never.iso')]);
+    expect(u.timedOut).toBe(false);
+    expect(u.exitCode).toBe(2);
+    expect(u.stderr).toContain(`user_data_file ${fifo}: not a regular file (a FIFO)`);
+    expect(existsSync(join(dir, 'never.iso'))).toBe(false);
+    expect(u.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('refuses an unknown image and a bad --shard before planning anything', async () => {
     const f = join(dir, 'typo.yaml');
     await writeFile(f, 'images: [debian-12-enii]\ndatasources: [configdrive-iso9660]\ninstance: { name: a }\nexpect: {}\n');

@@ -4,6 +4,7 @@ import { loadInstanceFile } from '../model/instance.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import { interruptSignal } from '../run/interrupt.ts';
 import { IMDSV2_MODES, type Imdsv2Mode } from '../model/datasources.ts';
+import { prepareOutputDir } from '../util/output-path.ts';
 import { UserError } from '../util/errors.ts';
 
 interface ServeOptions {
@@ -43,17 +44,29 @@ export function registerMetadata(program: Command): void {
     .action(async (opts: ServeOptions) => {
       const port = parsePort(opts.port);
       const instances = [];
-      for (const f of opts.instance) instances.push(await loadInstanceFile(f));
+      const fileOf = new Map<string, string>();
+      for (const f of opts.instance) {
+        const inst = await loadInstanceFile(f);
+        // Each instance answers at its own proxy, found by uuid: two with one uuid would be one instance.
+        const first = fileOf.get(inst.uuid);
+        if (first) throw new UserError(`--instance ${f}: uuid ${inst.uuid} is already the uuid of ${first}`);
+        fileOf.set(inst.uuid, f);
+        instances.push(inst);
+      }
+      if (opts.logDir) await prepareOutputDir('--log-dir', opts.logDir);
       const stop = untilInterrupted();
       const svc = await startMetadataService({ port, ...(opts.secret ? { secret: opts.secret } : {}), ...(opts.logDir ? { logDir: opts.logDir } : {}) }).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') throw new UserError(`--port ${port}: 127.0.0.1:${port} is already in use`);
         throw err;
       });
       try {
+        // Announced only once every instance is up: nothing printed is taken back by an error.
+        const lines: string[] = [];
         for (const inst of instances) {
           const ep = await svc.addInstance(inst, { imdsv2: opts.imdsv2, ...(opts.guestIp ? { guestIp: opts.guestIp } : {}) });
-          process.stdout.write(`${JSON.stringify({ uuid: inst.uuid, name: inst.name, url: ep.url })}\n`);
+          lines.push(`${JSON.stringify({ uuid: inst.uuid, name: inst.name, url: ep.url })}\n`);
         }
+        process.stdout.write(lines.join(''));
         process.stdout.write(`${JSON.stringify({ service: svc.serviceUrl })}\n`);
         await stop;
       } finally {

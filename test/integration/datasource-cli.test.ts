@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -21,6 +21,7 @@ afterAll(async () => {
 describe('cloudprobe drive build', () => {
   it.each(['iso9660', 'vfat'])('builds a %s drive labelled config-2', async (format) => {
     const out = join(dir, `out-${format}`, 'drive.img');
+    await mkdir(join(dir, `out-${format}`));
     const r = await cli(['drive', 'build', '--instance', join(dir, 'web.yaml'), '--format', format, '--output', out]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -42,6 +43,22 @@ describe('cloudprobe drive build', () => {
     const r = await cli(['drive', 'build', '--instance', join(dir, 'ud.yaml'), '--format', 'vfat', '--output', join(dir, 'never.img')]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(join(dir, 'seed/user-data'));
+  });
+
+  it('refuses a bad --output in one line before building anything: missing directory, a directory, procfs', async () => {
+    const cases: [string, string][] = [
+      [join(dir, 'no-such-dir', 'x.img'), `--output ${join(dir, 'no-such-dir', 'x.img')}: the directory ${join(dir, 'no-such-dir')} does not exist`],
+      [dir, `--output ${dir}: is a directory; name the file to write`],
+      ['/proc/x.img', '--output /proc/x.img: /proc is on procfs, which holds no files of ours'],
+    ];
+    const before = await readdir(dir);
+    for (const [out, message] of cases) {
+      const r = await cli(['drive', 'build', '--instance', join(dir, 'web.yaml'), '--format', 'iso9660', '--output', out]);
+      expect(r.exitCode, out).toBe(2);
+      expect(r.stderr.trim()).toBe(`cloudprobe: ${message}`);
+    }
+    // Nothing half-written beside the outputs.
+    expect(await readdir(dir)).toEqual(before);
   });
 
   it('refuses an unknown format', async () => {

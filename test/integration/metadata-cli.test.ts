@@ -67,6 +67,14 @@ describe('cloudprobe metadata serve', () => {
     const bad = await execa('node', ['bin/cloudprobe.js', 'metadata', 'serve', '--instance', join(dir, 'bad.yaml')], { reject: false, timeout: 60_000 });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yaml:\d+:\d+: .*bogus/);
+    // Two instance files with one uuid, and a --log-dir that cannot hold files: refused before anything is announced.
+    await writeFile(join(dir, 'dup.yaml'), await readFile(join(dir, 'db.yaml'), 'utf8'));
+    const dup = await execa('node', ['bin/cloudprobe.js', 'metadata', 'serve', '--instance', join(dir, 'db.yaml'), '--instance', join(dir, 'dup.yaml')], { reject: false, timeout: 60_000 });
+    expect(dup.exitCode).toBe(2);
+    expect(dup.stdout).toBe('');
+    expect(dup.stderr).toMatch(new RegExp(`--instance ${join(dir, 'dup.yaml')}: uuid \\S+ is already the uuid of ${join(dir, 'db.yaml')}`));
+    const proc = await execa('node', ['bin/cloudprobe.js', 'metadata', 'serve', '--instance', join(dir, 'db.yaml'), '--log-dir', '/proc/cloudprobe-logs'], { reject: false, timeout: 60_000 });
+    expect([proc.exitCode, proc.stdout, proc.stderr.trim()]).toEqual([2, '', 'cloudprobe: --log-dir /proc/cloudprobe-logs: /proc is on procfs, which holds no files of ours']);
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
     const busyPort = (taken.address() as AddressInfo).port;

@@ -13,13 +13,41 @@ export function parseTtl(value: string | string[] | undefined): number | undefin
   return n >= MIN_TTL_S && n <= MAX_TTL_S ? n : undefined;
 }
 
-/** Tokens of one instance: a token is valid only for the instance it was issued to. */
+/** Live tokens kept per instance; issuing one more retires the oldest (a guest needs one or two). */
+export const MAX_TOKENS = 1000;
+/** How often expired tokens are swept when nobody asks for a new one. */
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * Tokens of one instance: a token is valid only for the instance it was issued to. Memory stays
+ * bounded in a long-lived service: expired tokens are swept on a timer (and on every issue), and
+ * at most MAX_TOKENS live at once.
+ */
 export class TokenStore {
   private readonly tokens = new Map<string, number>();
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxTokens = MAX_TOKENS,
+  ) {
+    this.timer = setInterval(() => this.prune(), PRUNE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Stops the sweep timer (the instance is no longer served). */
+  close(): void {
+    clearInterval(this.timer);
+    this.tokens.clear();
+  }
+
+  get size(): number {
+    return this.tokens.size;
+  }
 
   issue(ttlSeconds: number): string {
     this.prune();
+    // Map order is issue order: the first key is the oldest token.
+    while (this.tokens.size >= this.maxTokens) this.tokens.delete(this.tokens.keys().next().value!);
     const token = randomBytes(32).toString('base64url');
     this.tokens.set(token, this.now() + ttlSeconds * 1000);
     return token;
@@ -31,7 +59,7 @@ export class TokenStore {
     return expires !== undefined && expires > this.now();
   }
 
-  private prune(): void {
+  prune(): void {
     const now = this.now();
     for (const [t, exp] of this.tokens) if (exp <= now) this.tokens.delete(t);
   }

@@ -107,15 +107,30 @@ function allowedMethods(resource: Resource): string[] {
   }
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** How much of a refused body is still read (and dropped) so that the answer reaches the client. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The body if it is at most `limit` bytes, else undefined — after reading (and dropping) the rest,
+ * up to DRAIN_MAX_BYTES: a reply sent while a proxy still writes the body makes the proxy's write
+ * fail, and the guest would get the proxy's 502 instead of nova's 400. Beyond that the connection
+ * is cut. (No for-await: leaving that loop early destroys the request.)
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else if (size > DRAIN_MAX_BYTES) {
+        req.socket.destroy();
+        resolve(undefined);
+      }
+    });
+    req.once('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined));
+    req.once('error', reject);
+  });
 }
 
 export async function startMetadataService(opts: StartMetadataServiceOptions = {}): Promise<MetadataService> {
@@ -166,7 +181,8 @@ export async function startMetadataService(opts: StartMetadataServiceOptions = {
     if (method !== 'POST') return send(res, 200, record.password ?? '');
     if (record.password) throw new HttpError(409, 'The password has already been set.');
     const declared = Number(req.headers['content-length'] ?? 0);
-    const body = declared > PASSWORD_MAX_BYTES ? undefined : await readBody(req, PASSWORD_MAX_BYTES);
+    // Read even when the declared length is already too much: the answer must reach the guest.
+    const body = await readBody(req, declared > PASSWORD_MAX_BYTES ? -1 : PASSWORD_MAX_BYTES);
     if (body === undefined) throw new HttpError(400, 'Request is too large.');
     record.password = body.toString('utf8');
     return send(res, 200, '');
@@ -195,6 +211,7 @@ export async function startMetadataService(opts: StartMetadataServiceOptions = {
     const record = records.get(uuid);
     if (!record) return;
     records.delete(uuid);
+    record.tokens.close();
     await record.proxy.close();
     await record.log.flush();
   }

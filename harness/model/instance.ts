@@ -65,6 +65,8 @@ export const instanceFileSchema = z
   })
   .strict()
   .superRefine((i, ctx) => {
+    const tooBig = i.user_data !== undefined ? userDataTooBig(i.user_data) : undefined;
+    if (tooBig) ctx.addIssue({ code: 'custom', path: ['user_data'], message: tooBig });
     if (i.user_data !== undefined && i.user_data_file !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['user_data_file'], message: 'give user_data or user_data_file, not both' });
     }
@@ -74,6 +76,19 @@ export const instanceFileSchema = z
       seen.add(n.mac);
     });
   });
+
+/**
+ * nova refuses user data whose base64 form is over 65535 characters (MAX_USERDATA_SIZE in its
+ * servers API), i.e. about 48 KiB of raw data: a case with more could never boot on OpenStack,
+ * and a huge one made every metadata request slow. docs/facts.md §2.
+ */
+export const NOVA_MAX_USERDATA_BASE64 = 65535;
+
+export function userDataTooBig(userData: string): string | undefined {
+  const bytes = Buffer.byteLength(userData);
+  const encoded = 4 * Math.ceil(bytes / 3);
+  return encoded > NOVA_MAX_USERDATA_BASE64 ? `${bytes} bytes is more than nova accepts (${NOVA_MAX_USERDATA_BASE64} characters once base64-encoded, about 48 KiB)` : undefined;
+}
 
 export type InstanceFile = z.output<typeof instanceFileSchema>;
 export type Nic = z.output<typeof nicSchema>;
@@ -91,6 +106,8 @@ export async function resolveInstance(file: InstanceFile, baseDir: string): Prom
     } catch (err) {
       throw new UserError(`user_data_file ${p}: ${(err as Error).message}`);
     }
+    const tooBig = userDataTooBig(user_data);
+    if (tooBig) throw new UserError(`user_data_file ${p}: ${tooBig}`);
   }
   return {
     ...rest,

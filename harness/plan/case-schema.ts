@@ -16,6 +16,8 @@ import { METADATA_PATHS } from '../model/topology.ts';
 export const PLACEHOLDERS = ['SSH_PUBLIC_KEY', 'PASSWORD', 'DEFAULT_USER'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 const PLACEHOLDER_RE = /\$\{([^}]*)\}/g;
+/** A known placeholder's opening with no closing brace right after its name (`${PASSWORD` …). */
+const UNTERMINATED_RE = new RegExp(`\\$\\{(${PLACEHOLDERS.join('|')})(?![A-Za-z0-9_]*\\})`, 'g');
 
 /** Network layouts the planner knows; each becomes instance.nics (see network-modes.ts). */
 export const NETWORK_MODES = ['dhcp', 'static', 'multi-nic-dhcp', 'multi-nic-static'] as const;
@@ -239,6 +241,9 @@ export function datasourceLabel(d: DatasourceEntry): string {
 
 function checkPlaceholders(value: unknown, path: (string | number)[], ctx: z.RefinementCtx): void {
   if (typeof value === 'string') {
+    for (const m of value.matchAll(UNTERMINATED_RE)) {
+      ctx.addIssue({ code: 'custom', path, message: `\${${m[1]} is not closed: write \${${m[1]}}` });
+    }
     for (const m of value.matchAll(PLACEHOLDER_RE)) {
       if (!(PLACEHOLDERS as readonly string[]).includes(m[1] ?? '')) {
         ctx.addIssue({ code: 'custom', path, message: `unknown placeholder \${${m[1]}} (known: ${PLACEHOLDERS.map((p) => `\${${p}}`).join(', ')})` });
@@ -247,7 +252,11 @@ function checkPlaceholders(value: unknown, path: (string | number)[], ctx: z.Ref
   } else if (Array.isArray(value)) {
     value.forEach((v, k) => checkPlaceholders(v, [...path, k], ctx));
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) checkPlaceholders(v, [...path, k], ctx);
+    for (const [k, v] of Object.entries(value)) {
+      // Only values are filled in: a placeholder in a key would reach the guest as written.
+      if (k.includes('${')) ctx.addIssue({ code: 'custom', path: [...path, k], message: `placeholders are filled in values only, not in keys ("${k}")` });
+      checkPlaceholders(v, [...path, k], ctx);
+    }
   }
 }
 

@@ -37,6 +37,22 @@ function locate(doc: Document, counter: LineCounter, path: ReadonlyArray<Propert
   return undefined;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union that matched no branch says only "Invalid input". Report instead what the branch the
+ * value came closest to says: the one whose complaints go deepest into the value (an object that
+ * is almost a network layout names its bad field), and among equally deep ones a wrong value over
+ * a wrong type (a misspelt name lists the names it could be).
+ */
+function closestBranch(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return [issue];
+  const depth = (branch: Issue[]) => Math.max(...branch.map((i) => i.path.length));
+  const rank = (branch: Issue[]) => depth(branch) * 10 + (branch.some((i) => i.code === 'invalid_value') ? 1 : 0) - (branch.every((i) => i.code === 'invalid_type') ? 1 : 0);
+  const best = [...issue.errors].sort((a, b) => rank(b) - rank(a))[0]!;
+  return best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })).flatMap(closestBranch);
+}
+
 /** Parses YAML text and validates it with `schema`; errors name file, line, column and field. */
 export function parseYaml<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
   const counter = new LineCounter();
@@ -49,10 +65,19 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
       }),
     );
   }
-  const result = schema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // yaml's alias guard ("Excessive alias count …") and the like: a refusal, not a crash.
+    const firstAlias = /\*[A-Za-z0-9_-]+/.exec(text);
+    const pos = counter.linePos(firstAlias?.index ?? 0);
+    throw new YamlValidationError([{ file, line: pos.line, col: pos.col, field: '', message: `${(err as Error).message} (more than 100 alias expansions: refused)` }]);
+  }
+  const result = schema.safeParse(data);
   if (result.success) return result.data;
   throw new YamlValidationError(
-    result.error.issues.map((issue) => ({
+    result.error.issues.flatMap(closestBranch).map((issue) => ({
       file,
       ...locate(doc, counter, issue.path),
       field: fieldName(issue.path),

@@ -279,6 +279,12 @@ describe('password (nova password.py)', () => {
       const r0 = await get(ep, '/openstack/latest/password');
       expect([r0.status, text(r0)]).toEqual([200, '']);
       expect((await httpRequest(ep.port, 'POST', '/openstack/latest/password', {}, 'x'.repeat(PASSWORD_MAX_BYTES + 1))).status).toBe(400);
+      // Far over the limit, through the instance's proxy: still nova's 400, never the proxy's 502
+      // (the service reads the refused body before it answers).
+      for (const size of [2 * 1024 * 1024, 9 * 1024 * 1024]) {
+        const big = await httpRequest(ep.port, 'POST', '/openstack/latest/password', {}, 'y'.repeat(size));
+        expect(big.status, `${size} bytes`).toBe(400);
+      }
       const pw = 'p'.repeat(PASSWORD_MAX_BYTES);
       expect((await httpRequest(ep.port, 'POST', '/openstack/2013-04-04/password', {}, pw)).status).toBe(200);
       expect(text(await get(ep, '/openstack/latest/password'))).toBe(pw);

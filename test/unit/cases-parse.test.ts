@@ -67,6 +67,41 @@ describe('case files', () => {
     expect(issues[0]!.message).toMatch(/unknown placeholder \$\{PASSWD\}/);
   });
 
+  it('says what a datasource that matches no form is wrong in, not just "Invalid input"', () => {
+    const obj = issuesOf(GOOD.replace('{ kind: metadata-ec2, imdsv2: required }', '{ kind: metadata-nova, imdsv2: required }'));
+    expect(obj.issues.map((i) => [i.field, i.message])).toEqual([['datasources[1].kind', 'Invalid input: expected "metadata-ec2"']]);
+    const str = issuesOf(GOOD.replace('[configdrive-iso9660,', '[configdrive-iso9661,'));
+    expect(str.issues).toHaveLength(1);
+    expect(str.issues[0]!.field).toBe('datasources[0]');
+    expect(str.issues[0]!.message).toContain('configdrive-iso9660');
+    expect(str.message).not.toContain('Invalid input\n');
+  });
+
+  it('refuses a YAML alias bomb with a located error, not a crash', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]', ''].join('\n');
+    const { issues } = issuesOf(bomb);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 2, col: 8 });
+    expect(issues[0]!.message).toMatch(/alias count .*refused/);
+  });
+
+  it('refuses an unclosed placeholder and one in a key, pointing at them', () => {
+    const open = issuesOf(GOOD.replace('${PASSWORD}', '${PASSWORD'));
+    expect(open.issues).toHaveLength(1);
+    expect(open.issues[0]).toMatchObject({ line: 9, field: 'instance.user_data' });
+    expect(open.issues[0]!.message).toBe('${PASSWORD is not closed: write ${PASSWORD}');
+    const key = issuesOf(GOOD.replace('  name: demo\n', '  name: demo\n  meta: { "${DEFAULT_USER}": x }\n'));
+    expect(key.issues.map((i) => [i.field, i.message])).toEqual([['instance.meta.${DEFAULT_USER}', 'placeholders are filled in values only, not in keys ("${DEFAULT_USER}")']]);
+  });
+
+  it('refuses user data nova would refuse (over 65535 characters once base64-encoded), with its position', () => {
+    const big = 'x'.repeat(50_000);
+    const { issues } = issuesOf(GOOD.replace('  user_data: |\n', `  user_data: |\n    # ${big}\n`));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 9, field: 'instance.user_data' });
+    expect(issues[0]!.message).toMatch(/^\d+ bytes is more than nova accepts \(65535 characters once base64-encoded, about 48 KiB\)$/);
+  });
+
   it('refuses NICs and a uuid in the instance (the planner owns both)', () => {
     const { issues } = issuesOf(GOOD.replace('  name: demo\n  user_data', '  name: demo\n  uuid: 7d0f3b4e-58c3-4b35-9a9e-0c6d9a5b2f10\n  nics: [{ mac: "52:54:00:00:00:09" }]\n  user_data'));
     expect(issues.map((i) => i.field).sort()).toEqual(['instance.nics', 'instance.uuid']);

@@ -28,9 +28,16 @@ export type ProbeName = (typeof PROBE_NAMES)[number];
 export const CONSOLE_CHECK_NAMES = ['metadata-unreachable', 'no-datasource', 'hostname-not-from-metadata', 'nic-state'] as const;
 export type ConsoleCheckName = (typeof CONSOLE_CHECK_NAMES)[number];
 
-/** Every name a verdict can carry: a probe over SSH or a console check. */
-export const VERDICT_NAMES = [...PROBE_NAMES, ...CONSOLE_CHECK_NAMES] as const;
-export type VerdictName = ProbeName | ConsoleCheckName;
+/**
+ * Judged on every cell that booted, from the whole serial console: no kernel panic, oops, BUG,
+ * emergency mode, OOM kill or segfault (harness/probes/console-health.ts).
+ */
+export const HEALTH_CHECK_NAMES = ['console-health'] as const;
+export type HealthCheckName = (typeof HEALTH_CHECK_NAMES)[number];
+
+/** Every name a verdict can carry: a probe over SSH, a console check or the console's health. */
+export const VERDICT_NAMES = [...PROBE_NAMES, ...CONSOLE_CHECK_NAMES, ...HEALTH_CHECK_NAMES] as const;
+export type VerdictName = ProbeName | ConsoleCheckName | HealthCheckName;
 
 /**
  * pass / fail: what the probe saw in the guest; n/a: the probe does not apply to this image or

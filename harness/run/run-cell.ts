@@ -17,6 +17,7 @@ import { RENDERED_CONFIG } from '../probes/network.ts';
 import { runProbes } from '../probes/run.ts';
 import { connectWithRetry } from '../ssh/client.ts';
 import { buildTimeline } from './timeline.ts';
+import { judgeConsoleHealth } from '../probes/console-health.ts';
 import { BatchingTransport } from '../ssh/batch.ts';
 import { Guest } from '../ssh/guest.ts';
 import { runKeyPair } from '../ssh/keys.ts';
@@ -117,6 +118,15 @@ export async function runCell(cell: CellSpec, opts: RunCellOptions): Promise<Cel
       if (version) run.result.cloudInitVersion = version;
       const timeline = buildTimeline(run.result.timings, serial);
       if (timeline.length) run.result.timeline = timeline;
+      // The console's health, for every cell whose guest booted: a panic or an OOM kill is a
+      // guest failure whatever else was (or could not be) judged.
+      if (run.result.timings.kernel !== undefined) {
+        const health = judgeConsoleHealth(serial);
+        if (health.status === 'fail' || run.result.verdicts.length) {
+          if (health.status === 'fail') run.result.outcome = 'fail';
+          await recordVerdicts(run, [...run.result.verdicts, health]).catch((err: Error) => run.log(`could not write verdicts.json: ${err.message}`));
+        }
+      }
     }
     const failures = await run.cleanup.unwind();
     for (const line of describeFailures(failures)) run.log(`cleanup: ${line}`);

@@ -23,13 +23,22 @@ function listOf(v: unknown): string[] {
 export const probeCleanBoot = defineProbe('clean-boot', {
   expects: (e) => e.cleanBoot,
   run: async (exp, guest, ctx) => {
-    // Exit 1 (error) and 2 (degraded) are answers to judge, not a failure to look.
-    const st = await guest.exec(['cloud-init', 'status', '--format=json'], { root: true });
+    // The status the boot took when cloud-init finished (`cloud-init status --wait`) is final:
+    // asking again costs a Python start (~5 s under TCG) for the same answer. Without it (an
+    // inspect hook, an image whose boot ends at SSH) the probe asks. Exit 1 (error) and 2
+    // (degraded) are answers to judge, not a failure to look.
     let json: Record<string, unknown> | undefined;
-    try {
-      json = JSON.parse(st.stdout) as Record<string, unknown>;
-    } catch {
-      json = ctx.cloudInitStatus?.json;
+    let st = { stdout: '' };
+    if (ctx.cloudInitStatus?.json) {
+      json = ctx.cloudInitStatus.json;
+      guest.note(`cloud-init status --wait --format=json (when cloud-init finished; exit ${ctx.cloudInitStatus.exitCode ?? 'none'})`, ctx.cloudInitStatus.raw.trim());
+    } else {
+      st = await guest.exec(['cloud-init', 'status', '--format=json'], { root: true });
+      try {
+        json = JSON.parse(st.stdout) as Record<string, unknown>;
+      } catch {
+        json = undefined;
+      }
     }
     const problems: string[] = [];
     const status = String(json?.status ?? json?.extended_status ?? 'unknown');
@@ -80,8 +89,9 @@ export const probeDatasource = defineProbe('datasource', {
         : fail(`Cirros used "${found || 'no datasource'}", expected ${want}`, { expected: want, observed: found });
     }
     const result = await guest.readFile('/run/cloud-init/result.json', { root: true });
-    // cloud-id is evidence only (it is missing on older cloud-init).
-    await guest.exec(['cloud-id'], { root: true });
+    // The cloud id is evidence only: the file cloud-init writes at boot, not the `cloud-id`
+    // command (a Python start, ~5 s under TCG); missing on older cloud-init.
+    await guest.exec(['cat', '/run/cloud-init/cloud-id']);
     let detail: string;
     try {
       detail = String((JSON.parse(result ?? '') as { v1?: { datasource?: string } }).v1?.datasource ?? '');

@@ -394,18 +394,22 @@ async function collectGuestArtifacts(ctx: ProbeContext, artifacts: ArtifactWrite
     ['cloudInitResult', 'cloud-init-result.json', '/run/cloud-init/result.json'],
   ];
   if (renderer !== 'none') files.push(['networkConfig', `network-config/${RENDERED_CONFIG[renderer].split('/').pop()}`, RENDERED_CONFIG[renderer]]);
-  for (const [kind, rel, path] of files) {
+  // All at once: through the batching transport they are one exec.
+  const collect = files.map(async ([kind, rel, path]) => {
     try {
       const r = await ctx.guest.exec(['cat', path], { root: true, timeoutMs: 30_000 });
       if (r.code === 0) await artifacts.write(kind, rel, r.stdout);
     } catch {
       // the guest went away: whatever was collected stays
     }
-  }
-  try {
-    const r = await ctx.guest.exec(['cloud-init', 'status', '--long', '--format=json'], { root: true, timeoutMs: 30_000 });
-    if (r.code !== null && r.stdout.trim()) await artifacts.write('cloudInitStatusLong', 'cloud-init-status-long.json', r.stdout);
-  } catch {
-    // best effort
-  }
+  });
+  const statusLong = (async () => {
+    try {
+      const r = await ctx.guest.exec(['cloud-init', 'status', '--long', '--format=json'], { root: true, timeoutMs: 30_000 });
+      if (r.code !== null && r.stdout.trim()) await artifacts.write('cloudInitStatusLong', 'cloud-init-status-long.json', r.stdout);
+    } catch {
+      // best effort
+    }
+  })();
+  await Promise.all([...collect, statusLong]);
 }

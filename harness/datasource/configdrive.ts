@@ -55,21 +55,9 @@ export async function buildConfigDrive(instance: Instance, opts: BuildConfigDriv
   }
 }
 
-// requireTool runs each tool for its version; looking them up once per process keeps builds fast.
-const tools = new Map<string, Promise<string>>();
-function tool(name: string): Promise<string> {
-  let t = tools.get(name);
-  if (!t) {
-    t = requireTool(name);
-    tools.set(name, t);
-    t.catch(() => tools.delete(name));
-  }
-  return t;
-}
-
 async function makeIso(tree: string, out: string): Promise<void> {
   // genisoimage is what nova runs, and starts ~10× faster than xorriso; xorriso is the fallback.
-  const iso = (await which('genisoimage')) ?? (await tool('iso9660 builder'));
+  const iso = (await which('genisoimage')) ?? (await requireTool('iso9660 builder'));
   // nova's exact genisoimage options; xorriso understands them in its mkisofs emulation.
   const mkisofsArgs = ['-o', out, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', PUBLISHER, '-quiet', '-J', '-r', '-V', CONFIG_DRIVE_LABEL, tree];
   const args = basename(iso) === 'xorriso' ? ['-as', 'mkisofs', ...mkisofsArgs] : mkisofsArgs;
@@ -77,8 +65,8 @@ async function makeIso(tree: string, out: string): Promise<void> {
 }
 
 async function makeVfat(tree: string, out: string): Promise<void> {
-  const mkfs = await tool('mkfs.vfat');
-  const mcopy = await tool('mcopy');
+  const mkfs = await requireTool('mkfs.vfat');
+  const mcopy = await requireTool('mcopy');
   await writeFile(out, '');
   await truncate(out, VFAT_SIZE_BYTES);
   // mkfs.vfat writes the label to the boot sector and the root directory (blkid: LABEL=config-2).

@@ -129,7 +129,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
       }
     });
     req.once('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined));
-    req.once('error', reject);
+    req.on('error', reject);
   });
 }
 

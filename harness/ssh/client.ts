@@ -80,7 +80,9 @@ export class SshSession {
         settled = true;
         resolve(new SshSession(client, target, banner));
       });
-      client.once('error', (err: Error & { level?: string }) => {
+      // `on`, not `once`: a handshake that times out is followed by a second error ("Connection
+      // lost before handshake") when the socket goes, and an unheard 'error' kills the process.
+      client.on('error', (err: Error & { level?: string }) => {
         if (settled) return;
         settled = true;
         client.end();

@@ -180,4 +180,28 @@ describe('ssh client against a real dropbear', () => {
       restarting.close();
     }
   });
+
+  it('a handshake that times out rejects once and leaves no unheard error to kill the process', async () => {
+    // ssh2 emits two errors here: the ready timeout, then "Connection lost before handshake" when
+    // the socket goes. A listener for the first one only let the second crash a whole certify run.
+    const silent = createServer((s) => {
+      s.on('data', () => undefined);
+      setTimeout(() => s.destroy(), 1500);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const unheard: unknown[] = [];
+    const onUncaught = (err: unknown) => unheard.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const key = generateKeyPair('t');
+      await expect(SshSession.connect({ host: '127.0.0.1', port, user: USER, privateKey: key.privateKey }, { readyTimeoutMs: 500 })).rejects.toThrow(`${USER}@127.0.0.1:${port}: Timed out while waiting for handshake`);
+      // Past the server's hang-up, when the second error comes.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(unheard).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      silent.close();
+    }
+  });
 });

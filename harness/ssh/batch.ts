@@ -11,7 +11,7 @@ import type { GuestExecRequest, GuestTransport } from './guest.ts';
  * few hundred ms of guest CPU; a cell's probes ran ~35 of them.
  *
  * Each command still gets exactly the result it would have got alone (its own stdout, stderr and
- * exit status, run as the same user in a subshell with stdin from /dev/null), so evidence reads as
+ * exit status, run by the same shell as the same user, stdin from /dev/null), so evidence reads as
  * before. When the bundle itself does not come back whole (sudo refused, no mktemp, output cut),
  * the round's commands are sent one by one, as without batching: a batch never changes a verdict.
  */
@@ -68,7 +68,7 @@ export class BatchingTransport implements GuestTransport {
     // bundle (its output is parsed in turn). A lone root command goes in as the Guest wrapped it.
     const rootQs = round.filter((q) => q.request.rootCommand !== undefined);
     const shareSudo = rootQs.length >= 2;
-    const parts: Part[] = round.filter((q) => !shareSudo || q.request.rootCommand === undefined).map((q) => ({ line: q.command, timeoutMs: q.request.timeoutMs, deliver: (r) => this.deliver(q, r) }));
+    const parts: Part[] = round.filter((q) => !shareSudo || q.request.rootCommand === undefined).map((q) => this.partOf(q));
     if (shareSudo) {
       const boundary = newBoundary();
       parts.push({
@@ -77,7 +77,7 @@ export class BatchingTransport implements GuestTransport {
         deliver: async (r) => {
           const results = r instanceof Error ? r : parseBundle(r, boundary, rootQs.length);
           if (results === undefined) this.stats.fallbacks++;
-          await Promise.all(rootQs.map((q, k) => (results === undefined ? this.one(q) : this.deliver(q, results instanceof Error ? results : { ...results[k]!, command: q.command }))));
+          await Promise.all(rootQs.map((q, k) => (results === undefined ? this.send([this.partOf(q)]) : this.deliver(q, results instanceof Error ? results : { ...results[k]!, command: q.command }))));
         },
       });
     }
@@ -114,13 +114,9 @@ export class BatchingTransport implements GuestTransport {
     else q.resolve({ ...r, command: q.command });
   }
 
-  private async one(q: Queued): Promise<void> {
-    this.stats.roundTrips++;
-    try {
-      q.resolve(await this.inner.exec(q.command, { timeoutMs: q.request.timeoutMs }));
-    } catch (err) {
-      q.reject(err);
-    }
+  /** A queued command as it goes alone: its own line, its result straight back. */
+  private partOf(q: Queued): Part {
+    return { line: q.command, timeoutMs: q.request.timeoutMs, deliver: (r) => this.deliver(q, r) };
   }
 }
 
